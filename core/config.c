@@ -21,6 +21,7 @@ rr_config_t rr_cfg = {
     .key_cache_ttl = 5,
     .max_body = 64u * 1024 * 1024,
     .max_json_body = 1024u * 1024,
+    .max_stream_body = 4ull << 30,
     .max_json_depth = 32,
     .rate_limit = 0,
     .rate_burst = 0,
@@ -72,6 +73,9 @@ static int set_key(const char *key, const char *value)
     } else if (!strcmp(key, "MAX_JSON_BODY")) {
         if (parse_int(key, value, 1024, 1L << 30, &n)) return -1;
         rr_cfg.max_json_body = (size_t)n;
+    } else if (!strcmp(key, "MAX_STREAM_BODY")) {
+        if (parse_int(key, value, 1024, 1L << 40, &n)) return -1;
+        rr_cfg.max_stream_body = (unsigned long long)n;
     } else if (!strcmp(key, "MAX_JSON_DEPTH")) {
         if (parse_int(key, value, 2, 1000, &n)) return -1;
         rr_cfg.max_json_depth = (int)n;
@@ -148,7 +152,7 @@ int rr_config_load(void)
         return -1;
     static const char *keys[] = {"DB", "ADMIN_DB", "SOCKET", "PLUGINS", "PIDFILE", "WORKERS",
                                  "JOB_RUNNERS", "REQUEST_TIMEOUT", "KEY_CACHE_TTL", "MAX_BODY",
-                                 "MAX_JSON_BODY", "MAX_JSON_DEPTH", "RATE_LIMIT", "RATE_BURST",
+                                 "MAX_JSON_BODY", "MAX_STREAM_BODY", "MAX_JSON_DEPTH", "RATE_LIMIT", "RATE_BURST",
                                  "LOG_LEVEL"};
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
         char name[64];

@@ -267,6 +267,18 @@ PGresult *rr_db_query(rr_ctx_t *ctx, const char *sql, int n, const char *const *
     return r;
 }
 
+rr_rc_t rr_tx_start_now(rr_ctx_t *ctx)
+{
+    if (!ctx->tx_pending)
+        return ctx->tx_open ? RR_OK : RR_DB_ERROR;
+    /* a trivial statement rides along with BEGIN + set_config */
+    PGresult *r = rr_db_query(ctx, "SELECT 1", 0, NULL);
+    if (!r)
+        return RR_DB_ERROR;
+    PQclear(r);
+    return RR_OK;
+}
+
 void rr_tx_begin(rr_ctx_t *ctx, int64_t tenant_id)
 {
     ctx->tx_tenant = tenant_id;

@@ -154,4 +154,8 @@ const rr_host_api_t rr_host_api = {
     .rows_json = rr_rows_json,
     .page_respond_rows = rr_page_respond_rows,
     .job_attempt = h_job_attempt,
+    .body_read = rr_body_read,
+    .copy_begin = rr_copy_begin,
+    .copy_put = rr_copy_put,
+    .copy_end = rr_copy_end,
 };

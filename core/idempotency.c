@@ -22,6 +22,18 @@
 static void request_hash(rr_ctx_t *ctx, char hex[65])
 {
     unsigned char d[SHA256_DIGEST_LENGTH];
+    if (ctx->body_hash) {
+        /* streamed body: hash what is left too, then finish a copy so the
+         * hash can be asked for again */
+        rr_body_drain(ctx);
+        EVP_MD_CTX *copy = EVP_MD_CTX_new();
+        EVP_MD_CTX_copy_ex(copy, (EVP_MD_CTX *)ctx->body_hash);
+        EVP_DigestFinal_ex(copy, d, NULL);
+        EVP_MD_CTX_free(copy);
+        for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
+            snprintf(hex + 2 * i, 3, "%02x", d[i]);
+        return;
+    }
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     EVP_DigestInit_ex(md, EVP_sha256(), NULL);
     EVP_DigestUpdate(md, ctx->method, strlen(ctx->method));

@@ -68,7 +68,8 @@ json_t *rr_req_json(rr_ctx_t *ctx)
         return NULL;
     }
     json_error_t err;
-    json_t *j = json_loadb(ctx->body, ctx->body_len, JSON_REJECT_DUPLICATES, &err);
+    /* NUL is allowed by the parser so that the field check can name the field */
+    json_t *j = json_loadb(ctx->body, ctx->body_len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &err);
     if (!j) {
         rr_problem(ctx, 400, "invalid-json", NULL, "malformed JSON at line %d column %d: %s",
                    err.line, err.column, err.text);

@@ -6,6 +6,7 @@
 #include "rr.h"
 
 #include <ctype.h>
+#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -24,8 +25,11 @@ void rr_ctx_cleanup(rr_ctx_t *ctx)
         json_decref(ctx->body_json);
     if (ctx->events)
         json_decref(ctx->events);
+    if (ctx->body_hash)
+        EVP_MD_CTX_free((EVP_MD_CTX *)ctx->body_hash);
     ctx->body_json = NULL;
     ctx->events = NULL;
+    ctx->body_hash = NULL;
 }
 
 static int hexval(int c)

@@ -39,6 +39,7 @@ typedef struct rr_config {
     int key_cache_ttl;     /* REALREACH_KEY_CACHE_TTL seconds (default 5) */
     size_t max_body;       /* REALREACH_MAX_BODY bytes (default 64 MiB) */
     size_t max_json_body;  /* REALREACH_MAX_JSON_BODY bytes (default 1 MiB) */
+    unsigned long long max_stream_body; /* REALREACH_MAX_STREAM_BODY (default 4 GiB) */
     int max_json_depth;    /* REALREACH_MAX_JSON_DEPTH (default 32) */
     int rate_limit;        /* REALREACH_RATE_LIMIT requests/s per key (0 = off) */
     int rate_burst;        /* REALREACH_RATE_BURST (default 2 x rate) */
@@ -139,6 +140,11 @@ struct rr_ctx {
     int nparams;
     char *body;
     size_t body_len;
+    /* streamed bodies (RR_ROUTE_STREAM_BODY) */
+    void *body_stream;            /* FCGX_Stream *, NULL when not streaming */
+    unsigned long long body_left; /* bytes of Content-Length not read yet */
+    void *body_hash;              /* EVP_MD_CTX * over what was read (Idempotency-Key) */
+    bool body_short;              /* the body ended early */
     json_t *body_json; /* owned; freed at the end of the request */
     const rr_route_t *route;
 
@@ -209,6 +215,14 @@ void rr_tx_begin(rr_ctx_t *ctx, int64_t tenant_id); /* queued, sent lazily */
 rr_rc_t rr_tx_end(rr_ctx_t *ctx, bool commit);        /* RR_DB_ERROR if COMMIT failed */
 PGresult *rr_db_query(rr_ctx_t *ctx, const char *sql, int n,
                       const char *const *params);
+/* Streaming body and COPY FROM STDIN (plugin.h explains them). */
+long rr_body_read(rr_ctx_t *ctx, char *buf, size_t cap);
+void rr_body_drain(rr_ctx_t *ctx);
+rr_rc_t rr_copy_begin(rr_ctx_t *ctx, const char *copy_sql);
+rr_rc_t rr_copy_put(rr_ctx_t *ctx, const char *data, size_t len);
+rr_rc_t rr_copy_end(rr_ctx_t *ctx, int64_t *rows);
+/* Sends a queued BEGIN + set_config now (before a COPY). */
+rr_rc_t rr_tx_start_now(rr_ctx_t *ctx);
 /* Outside any tenant (admin CLI, readiness): plain query on a connection. */
 PGresult *rr_db_exec_plain(rr_db_t *db, const char *sql, int n,
                            const char *const *params, char sqlstate[6]);

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcgiapp.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <poll.h>
 #include <signal.h>
@@ -193,6 +194,40 @@ static void rate_for(const rr_ctx_t *ctx, int *rate, int *burst)
     *burst = ctx->key.rate_limit > 0 ? 2 * ctx->key.rate_limit : rr_cfg.rate_burst;
 }
 
+/* A streamed route reads its body itself; here only the length is checked,
+ * and a hash is started for the Idempotency-Key comparison. */
+static bool stream_body(rr_ctx_t *ctx, FCGX_Request *req)
+{
+    const char *cl = FCGX_GetParam("CONTENT_LENGTH", req->envp);
+    char *end;
+    errno = 0;
+    unsigned long long len = cl && *cl ? strtoull(cl, &end, 10) : 0;
+    if (cl && *cl && (errno || *end || cl[0] == '-')) {
+        rr_problem(ctx, 400, "bad-request", "Content-Length", "invalid Content-Length");
+        return false;
+    }
+    if (len > rr_cfg.max_stream_body) {
+        rr_problem(ctx, 413, "payload-too-large", NULL, "the body may be at most %llu bytes",
+                   rr_cfg.max_stream_body);
+        return false;
+    }
+    ctx->body_stream = req->in;
+    ctx->body_left = len;
+    if (ctx->route->flags & RR_ROUTE_IDEMPOTENT) {
+        EVP_MD_CTX *md = EVP_MD_CTX_new();
+        if (md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1) {
+            EVP_DigestUpdate(md, ctx->method, strlen(ctx->method));
+            EVP_DigestUpdate(md, " ", 1);
+            EVP_DigestUpdate(md, ctx->path, strlen(ctx->path));
+            EVP_DigestUpdate(md, "\n", 1);
+            ctx->body_hash = md;
+        } else {
+            EVP_MD_CTX_free(md);
+        }
+    }
+    return true;
+}
+
 static void set_rate_headers(rr_ctx_t *ctx, int remaining, int retry_after)
 {
     int rate, burst;
@@ -264,8 +299,12 @@ static void handle(rr_ctx_t *ctx, FCGX_Request *req, int slot)
     rr_match_t m = rr_router_match(ctx->method, ctx->path, ctx->arena, &ctx->route, ctx->params,
                                    &ctx->nparams, &allow);
     rr_scoreboard_busy(slot, ctx->route ? ctx->route->path : ctx->path, ctx->request_id);
-    if (!read_body(ctx, req))
+    if (ctx->route && (ctx->route->flags & RR_ROUTE_STREAM_BODY)) {
+        if (!stream_body(ctx, req))
+            return;
+    } else if (!read_body(ctx, req)) {
         return;
+    }
     if (m == RR_MATCH_NO_PATH) {
         rr_problem(ctx, 404, "not-found", NULL, "no such resource");
         return;
@@ -364,6 +403,9 @@ int rr_worker_main(int listen_fd, int slot, int generation)
         rr_ctx_t ctx;
         rr_ctx_init(&ctx, arena, db);
         handle(&ctx, &req, slot);
+        /* nginx sends the whole body before it reads the answer: consume
+         * what a streamed handler left, or the answer would be lost */
+        rr_body_drain(&ctx);
         send_response(&ctx, &req);
         FCGX_Finish_r(&req);
         long long us = rr_now_us() - t0;

@@ -29,7 +29,7 @@ test-asan:
 	@MAKE='$(MAKE)' bash '$(RR_STACK_ROOT)/scripts/test.sh' test-asan
 
 stack-status:
-	@bash '$(RR_STACK_ROOT)/scripts/stack.sh' status $(STACK)
+	@bash '$(RR_STACK_ROOT)/scripts/stack.sh' status $(STACK) || true
 
 stack-env:
 	@bash '$(RR_STACK_ROOT)/scripts/stack.sh' env $(STACK)

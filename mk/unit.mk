@@ -20,9 +20,10 @@ UNIT_CORE_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_CORE_BIN := $(patsubst tests/unit/%.c,$(BUILD)/unit/core/%,$(UNIT_CORE_SRC))
 MOCK_HOST_SRC := tests/mock/mock_host.c tests/mock/mock_host.h
 
-$(BUILD)/unit/core/%: tests/unit/%.c $(UNIT_CORE_OBJ) core/rr.h include/realreach/plugin.h
+# RR_TEST_BUILD: where test_plugins.c finds the built plugins it loads.
+$(BUILD)/unit/core/%: tests/unit/%.c tests/unit/unit.h $(UNIT_CORE_OBJ) core/rr.h include/realreach/plugin.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(UNIT_CORE_OBJ) $(LDFLAGS_SAN) $(LIBS) -lcmocka
+	$(CC) $(CFLAGS) -DRR_TEST_BUILD='"$(BUILD)"' -o $@ $< $(UNIT_CORE_OBJ) $(LDFLAGS_SAN) $(LIBS) -lcmocka
 
 # One rule per plugin: plugins/<p>/test_<x>.c -> $(BUILD)/unit/plugins/<p>/test_<x>
 define plugin_unit_rules
@@ -36,7 +37,8 @@ UNIT_PLUGIN_BIN := $(foreach p,$(PLUGIN_DIRS),$(patsubst plugins/$(p)/%.c,$(BUIL
 UNIT_BIN := $(UNIT_CORE_BIN) $(UNIT_PLUGIN_BIN)
 
 .PHONY: unit unit-build test-plugins-bad
-unit-build: $(UNIT_BIN)
+# The loader tests dlopen() the built plugins, good and bad.
+unit-build: $(UNIT_BIN) plugins test-plugins test-plugins-bad
 
 unit: unit-build
 	@failed=""; \

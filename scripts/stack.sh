@@ -11,9 +11,10 @@
 # Defaults: demo → port 8080, test → 18080, test-asan → 18081 (any other NAME
 # needs --port); --build build (relative paths are relative to the repo);
 # --plugins <build>/plugins (colon-separated directories and/or .so files).
-# `start` remembers its options in .run/NAME/stack.state, so later `env`,
-# `status` and `stop` need only the NAME. `start` on a running stack restarts
-# realreach (picking up a new build), re-runs migrations and reloads nginx.
+# `start` records its options in .run/NAME/stack.state, so later `env`,
+# `status` and `stop` need only the NAME (a later `start` reuses only the
+# port). `start` on a running stack keeps PostgreSQL and its data, re-runs
+# migrations and restarts realreach (picking up a new build) and nginx.
 #
 # As root, postgres, realreach and nginx run as the system user `realreach`
 # (created if missing); otherwise everything runs as the current user.
@@ -26,7 +27,16 @@
 # REALREACH_MAX_BODY (also nginx's client_max_body_size when it is an nginx
 # size such as 1048576, 512k or 64m; else 64m), REALREACH_LOG_LEVEL, any other
 # REALREACH_* except REALREACH_ADMIN_DB, ASAN_OPTIONS, UBSAN_OPTIONS,
-# LSAN_OPTIONS, TZ.
+# LSAN_OPTIONS, TZ. Set by this script: REALREACH_DB (user realreach_app over
+# the socket), REALREACH_SOCKET, REALREACH_PLUGINS, REALREACH_PIDFILE; serve's
+# stderr and stdout are appended to .run/NAME/realreach.log. `realreach
+# migrate` runs as the caller, with REALREACH_ADMIN_DB (PostgreSQL superuser
+# `postgres` over the socket) and REALREACH_PLUGINS.
+#
+# `env NAME` prints export lines: RR_BASE_URL, RR_ADMIN_DB, RR_APP_DB,
+# REALREACH_ADMIN_DB, RR_BIN, RR_RUN_DIR, RR_STACK_NAME, RR_PLUGINS, RR_SOCKET,
+# RR_PIDFILE (master pid), RR_LOG, RR_PGDATA, RR_REQUEST_TIMEOUT,
+# RR_SERVICE_USER and RR_STACK (this script, for `$RR_STACK pg-stop NAME`).
 set -euo pipefail
 
 PGBIN=/usr/lib/postgresql/15/bin
@@ -119,10 +129,17 @@ esac
 PORT=${OPT_PORT:-${S_PORT:-$D_PORT}}
 PGPORT=${S_PGPORT:-$D_PGPORT}
 [ "$CMD" != start ] || PGPORT=$D_PGPORT
-BUILD=$(abs_path "${OPT_BUILD:-${S_BUILD:-build}}")
+# start takes --build/--plugins or the defaults, never remembered ones (a
+# start with another --build must not keep the old build's plugins); the
+# other commands use what the last start recorded.
+if [ "$CMD" = start ]; then S_BUILD_USE=""; S_PLUGINS_USE=""; else S_BUILD_USE=$S_BUILD; S_PLUGINS_USE=$S_PLUGINS; fi
+BUILD=$(abs_path "${OPT_BUILD:-${S_BUILD_USE:-build}}")
 BUILD=${BUILD%/}
 BIN="$BUILD/realreach"
-PLUGINS=${OPT_PLUGINS:-${S_PLUGINS:-$BUILD/plugins}}
+# The binary a running stack was started from (a new start may name another).
+OLD_BIN=""
+[ -z "$S_BUILD" ] || OLD_BIN="$S_BUILD/realreach"
+PLUGINS=${OPT_PLUGINS:-${S_PLUGINS_USE:-$BUILD/plugins}}
 if [ "$CMD" = start ] || [ "$CMD" = env ]; then
   [ -n "$PORT" ] || die "stack '$NAME' has no default port: pass --port"
   [[ "$PORT" =~ ^[0-9]+$ ]] && [ "$PORT" -ge 1 ] && [ "$PORT" -le 65535 ] || die "bad --port '$PORT'"
@@ -165,9 +182,10 @@ APP_DB="host=$PGSOCK port=$PGPORT dbname=realreach user=realreach_app"
 BASE_URL="http://127.0.0.1:$PORT"
 
 # ---------- running things as the service user ----------
-# fd 9 is the stack lock: daemons must not inherit it (or it is never freed).
+# fd 9 is the stack lock (fd 8: scripts/test.sh's run lock): daemons must not
+# inherit them, or they are never freed.
 as_svc() {
-  if [ $IS_ROOT = 1 ]; then runuser -u "$SVC_USER" -- "$@" 9>&-; else "$@" 9>&-; fi
+  if [ $IS_ROOT = 1 ]; then runuser -u "$SVC_USER" -- "$@" 8>&- 9>&-; else "$@" 8>&- 9>&-; fi
 }
 # Files in .run/NAME are written by the service user: as root, writing into a
 # directory another user owns could follow a planted symlink.
@@ -197,8 +215,12 @@ proc_exe() {
   e=$(readlink "/proc/$1/exe" 2>/dev/null) || return 1
   printf '%s' "${e% (deleted)}"
 }
-bin_real() { readlink -f "$BIN" 2>/dev/null || printf '%s' "$BIN"; }
-is_realreach() { local e; e=$(proc_exe "$1") && [ "$e" = "$(bin_real)" ]; }
+real_path() { readlink -f "$1" 2>/dev/null || printf '%s' "$1"; }
+is_realreach() {
+  local e
+  e=$(proc_exe "$1") || return 1
+  [ "$e" = "$(real_path "$BIN")" ] || { [ -n "$OLD_BIN" ] && [ "$e" = "$(real_path "$OLD_BIN")" ]; }
+}
 is_postmaster() {  # the postmaster chdir()s into its data directory
   [ "$(cat "/proc/$1/comm" 2>/dev/null)" = postgres ] &&
     [ "$(readlink "/proc/$1/cwd" 2>/dev/null)" = "$(readlink -f "$PGDATA")" ]
@@ -492,11 +514,11 @@ start_realreach() {
   if [ $IS_ROOT = 1 ]; then
     ( cd "$ROOT" && exec setsid runuser -u "$SVC_USER" -- \
         sh -c 'umask 027; log=$1; shift; exec "$@" >>"$log" 2>&1' sh "$LOG" "${envs[@]}" "$BIN" serve \
-        </dev/null >/dev/null 2>&1 9>&- ) &
+        </dev/null >/dev/null 2>&1 8>&- 9>&- ) &
   else
     ( cd "$ROOT" && exec setsid \
         sh -c 'umask 027; log=$1; shift; exec "$@" >>"$log" 2>&1' sh "$LOG" "${envs[@]}" "$BIN" serve \
-        </dev/null >/dev/null 2>&1 9>&- ) &
+        </dev/null >/dev/null 2>&1 8>&- 9>&- ) &
   fi
   launcher=$!
   printf '%s\n' "$launcher" | svc_write "$PGIDFILE"
@@ -538,6 +560,10 @@ start_nginx() {
   # with the old settings can still answer for a while.
   stop_nginx
   rm -f "$NGDIR/nginx.pid"
+  if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+    ss -Hltnp "sport = :$PORT" >&2 2>/dev/null || true
+    die "127.0.0.1:$PORT is already in use by another program (choose another with --port)"
+  fi
   if ! out=$(cd "$NGDIR" && as_svc "${SVC_ENV[@]}" "$NGINX" -p "$NGDIR" -c nginx.conf -e "$NGDIR/error.log" </dev/null 2>&1); then
     printf '%s\n' "$out" >&2; tail_log "$NGDIR/error.log"
     die "nginx did not start (is 127.0.0.1:$PORT already in use?)"

@@ -9,7 +9,10 @@
 #                               the service log shows a sanitizer report
 #
 # Environment: MAKE (set by the make recipe), PYTEST_ARGS (extra pytest
-# arguments, e.g. "-k auth -x"), RR_TEST_TIMEOUT (seconds per suite, 2400).
+# arguments, e.g. "-k auth -x"), RR_TEST_TIMEOUT (seconds per suite, 2400),
+# RR_TEST_PORT (instead of 18080/18081, e.g. when another checkout's tests run).
+# Two runs of the same MODE in one checkout take turns (they would share the
+# stack in .run/<stack>).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
@@ -20,9 +23,9 @@ SUITE_TIMEOUT=${RR_TEST_TIMEOUT:-2400}
 
 case $MODE in
   test)
-    STACK=test; PORT=18080; BUILD=build; MAKEVARS=() ;;
+    STACK="test"; PORT=${RR_TEST_PORT:-18080}; BUILD=build; MAKEVARS=() ;;
   test-asan)
-    STACK=test-asan; PORT=18081; BUILD=build-asan; MAKEVARS=(BUILD=build-asan SAN=1)
+    STACK=test-asan; PORT=${RR_TEST_PORT:-18081}; BUILD=build-asan; MAKEVARS=(BUILD=build-asan SAN=1)
     export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1}
     export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1} ;;
   *) echo "usage: scripts/test.sh test|test-asan" >&2; exit 2 ;;
@@ -35,8 +38,15 @@ export REALREACH_WORKERS=4
 
 say() { echo "== $MODE: $*"; }
 
+mkdir -p .run
+exec 8>".run/.$STACK.run.lock"
+if ! flock -n 8; then
+  say "another '$MODE' run in this checkout holds .run/.$STACK.run.lock: waiting for it"
+  flock -w 3600 8 || { echo "== $MODE: gave up waiting for the other run" >&2; exit 1; }
+fi
+
 bash scripts/deps.sh
-say "$MAKE ${MAKEVARS[*]} build"
+say "$MAKE${MAKEVARS[*]:+ ${MAKEVARS[*]}} build"
 $MAKE "${MAKEVARS[@]}" build
 
 LOG="$ROOT/.run/$STACK/realreach.log"
@@ -46,7 +56,7 @@ stopped=0
 stop_stack() {
   [ $stopped = 1 ] && return 0
   stopped=1
-  bash scripts/stack.sh stop "$STACK" || echo "== $MODE: warning: stack stop failed" >&2
+  bash scripts/stack.sh stop "$STACK" 8>&- || echo "== $MODE: warning: stack stop failed" >&2
 }
 trap stop_stack EXIT
 trap 'stop_stack; exit 130' INT
@@ -54,13 +64,14 @@ trap 'stop_stack; exit 143' TERM
 
 failures=()
 say "starting stack $STACK on 127.0.0.1:$PORT"
+# (8>&-: the daemons must not inherit the run lock)
 if bash scripts/stack.sh start "$STACK" --port "$PORT" --build "$BUILD" \
-     --plugins "$BUILD/plugins:$BUILD/test-plugins"; then
+     --plugins "$BUILD/plugins:$BUILD/test-plugins" 8>&-; then
   eval "$(bash scripts/stack.sh env "$STACK")"
 
-  say "$MAKE ${MAKEVARS[*]} unit"
+  say "$MAKE${MAKEVARS[*]:+ ${MAKEVARS[*]}} unit"
   rc=0
-  timeout -k 30 "$SUITE_TIMEOUT" $MAKE "${MAKEVARS[@]}" unit || rc=$?
+  timeout --foreground -k 30 "$SUITE_TIMEOUT" $MAKE "${MAKEVARS[@]}" unit || rc=$?
   [ $rc = 0 ] || failures+=("unit tests (exit $rc)")
 
   say "pytest tests/api against $RR_BASE_URL"
@@ -68,7 +79,7 @@ if bash scripts/stack.sh start "$STACK" --port "$PORT" --build "$BUILD" \
   # Debian's interpreter: the python3-* packages belong to it, and another
   # python3 may come first on PATH.
   # shellcheck disable=SC2086
-  timeout -k 30 "$SUITE_TIMEOUT" /usr/bin/python3 -m pytest -q tests/api ${PYTEST_ARGS:-} || rc=$?
+  timeout --foreground -k 30 "$SUITE_TIMEOUT" /usr/bin/python3 -m pytest -q tests/api ${PYTEST_ARGS:-} || rc=$?
   case $rc in
     0) ;;
     5) failures+=("API tests: pytest collected no tests (exit 5)") ;;

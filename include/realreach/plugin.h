@@ -88,6 +88,9 @@ typedef rr_rc_t (*rr_section_fn)(rr_ctx_t *ctx, json_t *params,
 
 /* Route flags. */
 #define RR_ROUTE_IDEMPOTENT 0x1u /* a creating POST: honours Idempotency-Key */
+/* The body is not read up front: the handler streams it with body_read()
+ * (bulk ingest), up to REALREACH_MAX_STREAM_BODY bytes. */
+#define RR_ROUTE_STREAM_BODY 0x2u
 
 typedef struct rr_route_def {
     size_t size;          /* sizeof(rr_route_def_t) */
@@ -236,6 +239,17 @@ typedef struct rr_host_api {
 
     /* In a job: which attempt this is (1 = first); 0 in a request. */
     int (*job_attempt)(rr_ctx_t *ctx);
+
+    /* ---- streaming (routes flagged RR_ROUTE_STREAM_BODY): reads up to cap
+     * bytes of the body; returns the count, 0 at its end, -1 when the body
+     * ended before its Content-Length. */
+    long (*body_read)(rr_ctx_t *ctx, char *buf, size_t cap);
+    /* COPY ... FROM STDIN inside the tenant transaction: begin with the
+     * COPY statement, put data (text or CSV as the statement says), end.
+     * RR_DB_ERROR on failure (a bad row aborts the COPY). */
+    rr_rc_t (*copy_begin)(rr_ctx_t *ctx, const char *copy_sql);
+    rr_rc_t (*copy_put)(rr_ctx_t *ctx, const char *data, size_t len);
+    rr_rc_t (*copy_end)(rr_ctx_t *ctx, int64_t *rows);
 } rr_host_api_t;
 
 typedef struct rr_plugin_desc {

@@ -73,9 +73,10 @@ def anon():
 
 # ------------------------------------------------------------ database
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def admin_db():
-    """The schema owner / superuser (RR_ADMIN_DB), autocommit."""
+    """The schema owner / superuser (RR_ADMIN_DB), autocommit. Per test: the
+    database-outage test restarts PostgreSQL."""
     c = connect(env("RR_ADMIN_DB"))
     yield c
     c.close()

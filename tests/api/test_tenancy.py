@@ -10,7 +10,7 @@ import psycopg2
 import pytest
 import requests
 
-from helpers import BASE_URL, Client, assert_problem, public_id
+from helpers import BASE_URL, Client, assert_problem, wait_for
 
 GUESSED_IDS = ["1", "2", "999999999", "9223372036854775807", "9223372036854775808", "-1", "0",
                "abc", "1.0", "0x10", "%20"]
@@ -79,21 +79,31 @@ def body_for(op):
     return example_for(schema)
 
 
+B_LABEL = "b-secret-label"
+
+
 @pytest.fixture(scope="module")
 def b_objects(tenant_b):
-    """B's ids by path-parameter name, and strings that only B's data holds."""
+    """B's values by path-parameter name, and strings only B's data holds."""
     keys = tenant_b.admin.list_all("/v1/keys")
     job = tenant_b.write.post("/v1/test/jobs", json={"fail_times": 0})
     assert job.status_code == 202, job.text
+    label = tenant_b.write.put("/v1/accounts/%d/labels/%s" % (tenant_b.account_id, B_LABEL))
+    assert label.status_code in (200, 201), label.text
     ids = {
         "client_id": tenant_b.client_id,
         "account_id": tenant_b.account_id,
         "key_id": keys[0]["id"],
         "job_id": job.json()["id"],
+        "label": B_LABEL,          # a name, not an id: A may use the same name
     }
     markers = ["B main brand", "B second brand", "b_main", "b_second"]
     markers += [k["public_id"] for k in keys]
     return ids, markers
+
+
+def is_id(param):
+    return param.endswith("_id")
 
 
 def a_own_ids(tenant_a):
@@ -113,6 +123,16 @@ def no_b_data(resp, markers):
         assert m not in resp.text, "tenant B's %r shows in %s" % (m, resp.text[:300])
 
 
+def wait_job(c, resp):
+    """A 202 started a job: wait for it to finish (so its effects, if any,
+    are visible to the checks that follow)."""
+    loc = resp.headers.get("Location", "")
+    if resp.status_code != 202 or not loc.startswith("/v1/jobs/"):
+        return
+    wait_for(lambda: c.get(loc).json()["state"] in ("done", "failed"), 15, 0.2,
+             "job %s" % loc)
+
+
 def test_every_route_hides_other_tenants_objects(openapi, tenant_a, tenant_b, b_objects):
     ids, markers = b_objects
     a = tenant_a.admin
@@ -121,18 +141,25 @@ def test_every_route_hides_other_tenants_objects(openapi, tenant_a, tenant_b, b_
         params = path_params(path)
         if not params or path.startswith(SKIP_PREFIXES):
             continue
-        # every parameter gets B's id (a parameter B has no object for gets
-        # A's nothing-id: the point is B's objects)
-        missing = [p for p in params if p not in ids and p not in tenant_b.extra]
-        assert not missing, ("no tenant-B object for parameter(s) %s of %s %s: add one to "
+        missing = [p for p in params if p not in ids]
+        assert not missing, ("no tenant-B value for parameter(s) %s of %s %s: add one to "
                              "b_objects" % (missing, method, path))
         url = path
         for p in params:
-            url = url.replace("{%s}" % p, str(ids.get(p, tenant_b.extra.get(p))))
+            url = url.replace("{%s}" % p, str(ids[p]))
         r = a.request(method, url, json=body_for(op))
-        assert r.status_code == 404, "%s %s with tenant A's key on B's ids -> %d %s" % (
+        where = "%s %s with tenant A's key on B's values -> %d %s" % (
             method, url, r.status_code, r.text[:300])
-        assert_problem(r, 404, "not-found")
+        if any(is_id(p) for p in params):
+            # B's object does not exist for A: the same answer as no object
+            assert r.status_code == 404, where
+            assert_problem(r, 404, "not-found")
+        else:
+            # only names (a label): A's own (empty) view of that name
+            assert r.status_code < 500 and r.status_code not in (401, 403), where
+            if r.status_code == 200 and "items" in r.json():
+                assert r.json()["items"] == [], where
+            wait_job(a, r)
         no_b_data(r, markers)
         probed += 1
     assert probed >= 8, "expected the core's parameterised routes in the document"
@@ -144,6 +171,8 @@ def test_every_route_hides_other_tenants_objects(openapi, tenant_a, tenant_b, b_
     assert tenant_b.read.get("/v1/clients").status_code == 200, "B's read key was revoked"
     key = b.get("/v1/keys/%d" % ids["key_id"]).json()
     assert key["revoked_at"] is None
+    labels = b.get("/v1/accounts/%d/labels" % tenant_b.account_id)
+    assert B_LABEL in labels.text, labels.text
 
 
 @pytest.mark.parametrize("guess", GUESSED_IDS)
@@ -155,11 +184,13 @@ def test_guessed_ids_are_not_found(openapi, tenant_a, b_objects, guess):
         params = path_params(path)
         if not params or path.startswith(SKIP_PREFIXES):
             continue
+        if not any(is_id(p) for p in params):
+            continue
         if any(guess in own.get(p, set()) for p in params):
             continue  # A's own object: a 2xx would be right, and a DELETE harmful
         url = path
         for p in params:
-            url = url.replace("{%s}" % p, guess)
+            url = url.replace("{%s}" % p, guess if is_id(p) else "probe")
         r = a.request(method, url, json=body_for(op))
         assert r.status_code == 404, "%s %s -> %d %s" % (method, url, r.status_code, r.text[:300])
         assert_problem(r, 404, "not-found")
@@ -178,7 +209,9 @@ def test_lists_hold_none_of_the_other_tenants_objects(openapi, tenant_a, tenant_
         if "items" not in schema.get("properties", {}):
             continue
         params = path_params(path)
-        own = {"client_id": tenant_a.client_id, "account_id": tenant_a.account_id}
+        # A's own objects, and B's label name (a name is no capability)
+        own = {"client_id": tenant_a.client_id, "account_id": tenant_a.account_id,
+               "label": ids["label"]}
         if any(p not in own for p in params):
             continue
         url = path

@@ -474,6 +474,12 @@ typedef struct {
     char **params;
 } mock_call_t;
 
+typedef struct {
+    char *sql;
+    char *data;
+    size_t len, cap;
+} mock_copy_t;
+
 typedef struct mock_mem {
     struct mock_mem *next;
     max_align_t data[];
@@ -491,6 +497,7 @@ struct rr_ctx {
     int nheaders;
     char *body;
     size_t body_len;
+    size_t body_pos; /* body_read() position */
     json_t *body_json;
 
     /* identity */
@@ -515,6 +522,13 @@ struct rr_ctx {
     size_t ncalls, ccalls;
     int failed_queries;
     char last_sqlstate[6];
+
+    /* COPY FROM STDIN */
+    mock_copy_t *copies;
+    size_t ncopies, ccopies;
+    bool copy_open;
+    char copy_fail[6];   /* queued failure for the next COPY, "" = none */
+    int64_t copy_rows;   /* queued row count, -1 = count lines */
 
     /* recorded work */
     json_t *jobs;   /* [{"kind":..,"payload":..}] */
@@ -548,6 +562,7 @@ rr_ctx_t *mock_ctx_new(void)
     ctx->tenant_id = 1;
     ctx->scope = RR_SCOPE_ADMIN;
     ctx->next_attempt = 1;
+    ctx->copy_rows = -1;
     bool was = counting;
     counting = false;
     ctx->jobs = json_array();
@@ -601,6 +616,11 @@ void mock_ctx_free(rr_ctx_t *ctx)
         free(ctx->calls[i].params);
     }
     free(ctx->calls);
+    for (size_t i = 0; i < ctx->ncopies; i++) {
+        free(ctx->copies[i].sql);
+        free(ctx->copies[i].data);
+    }
+    free(ctx->copies);
     json_decref(ctx->jobs);
     json_decref(ctx->events);
     for (size_t i = 0; i < ctx->nlogs; i++)
@@ -670,6 +690,7 @@ void mock_set_body_raw(rr_ctx_t *ctx, const char *body, size_t len)
     memcpy(ctx->body, body, len);
     ctx->body[len] = '\0';
     ctx->body_len = len;
+    ctx->body_pos = 0;
     json_decref(ctx->body_json);
     ctx->body_json = NULL;
 }
@@ -1140,6 +1161,8 @@ static PGresult *m_db_query(rr_ctx_t *ctx, const char *sql, int nparams,
         misuse(ctx, "db_query: sql is NULL");
         return NULL;
     }
+    if (ctx->copy_open)
+        misuse(ctx, "db_query during a COPY (end it with copy_end first)");
     ctx->calls = xgrow(ctx->calls, &ctx->ccalls, ctx->ncalls + 1, sizeof *ctx->calls);
     mock_call_t *c = &ctx->calls[ctx->ncalls++];
     int call = (int)ctx->ncalls - 1;
@@ -1195,6 +1218,99 @@ const char *mock_db_param(const rr_ctx_t *ctx, int call, int i)
 
 int mock_db_pending(const rr_ctx_t *ctx) { return (int)(ctx->nscript - ctx->next_answer); }
 const char *mock_db_last_sqlstate(const rr_ctx_t *ctx) { return ctx->last_sqlstate; }
+
+/* ------------------------------------------------- streaming and COPY */
+
+static long m_body_read(rr_ctx_t *ctx, char *buf, size_t cap)
+{
+    size_t left = ctx->body_len - ctx->body_pos;
+    size_t n = left < cap ? left : cap;
+    if (n)
+        memcpy(buf, ctx->body + ctx->body_pos, n);
+    ctx->body_pos += n;
+    return (long)n;
+}
+
+static rr_rc_t m_copy_begin(rr_ctx_t *ctx, const char *copy_sql)
+{
+    if (ctx->copy_open) {
+        misuse(ctx, "copy_begin: a COPY is already open");
+        return RR_ERROR;
+    }
+    if (!copy_sql || strncasecmp(copy_sql, "COPY ", 5) || !strcasestr(copy_sql, "FROM STDIN")) {
+        misuse(ctx, "copy_begin: expected a COPY ... FROM STDIN statement");
+        return RR_ERROR;
+    }
+    ctx->copies = xgrow(ctx->copies, &ctx->ccopies, ctx->ncopies + 1, sizeof *ctx->copies);
+    ctx->copies[ctx->ncopies++] = (mock_copy_t){xstrdup(copy_sql), xmalloc(1), 0, 1};
+    ctx->copies[ctx->ncopies - 1].data[0] = '\0';
+    ctx->copy_open = true;
+    return RR_OK;
+}
+
+static rr_rc_t m_copy_put(rr_ctx_t *ctx, const char *data, size_t len)
+{
+    if (!ctx->copy_open) {
+        misuse(ctx, "copy_put without copy_begin");
+        return RR_ERROR;
+    }
+    mock_copy_t *c = &ctx->copies[ctx->ncopies - 1];
+    c->data = xgrow(c->data, &c->cap, c->len + len + 1, 1);
+    memcpy(c->data + c->len, data, len);
+    c->len += len;
+    c->data[c->len] = '\0';
+    return RR_OK;
+}
+
+static rr_rc_t m_copy_end(rr_ctx_t *ctx, int64_t *rows)
+{
+    if (!ctx->copy_open) {
+        misuse(ctx, "copy_end without copy_begin");
+        return RR_ERROR;
+    }
+    ctx->copy_open = false;
+    mock_copy_t *c = &ctx->copies[ctx->ncopies - 1];
+    if (ctx->copy_fail[0]) {
+        memcpy(ctx->last_sqlstate, ctx->copy_fail, sizeof ctx->last_sqlstate);
+        ctx->copy_fail[0] = '\0';
+        ctx->failed_queries++;
+        return RR_DB_ERROR;
+    }
+    int64_t n = ctx->copy_rows;
+    if (n < 0) {
+        n = 0;
+        for (size_t i = 0; i < c->len; i++)
+            n += c->data[i] == '\n';
+        if (n > 0 && strcasestr(c->sql, "HEADER"))
+            n--;
+    }
+    ctx->copy_rows = -1;
+    if (rows)
+        *rows = n;
+    return RR_OK;
+}
+
+void mock_copy_fail(rr_ctx_t *ctx, const char *sqlstate)
+{
+    snprintf(ctx->copy_fail, sizeof ctx->copy_fail, "%s", sqlstate && *sqlstate ? sqlstate : "22P04");
+}
+
+void mock_copy_rows(rr_ctx_t *ctx, int64_t rows) { ctx->copy_rows = rows; }
+int mock_copies(const rr_ctx_t *ctx) { return (int)ctx->ncopies; }
+
+const char *mock_copy_sql(const rr_ctx_t *ctx, int i)
+{
+    return i >= 0 && (size_t)i < ctx->ncopies ? ctx->copies[i].sql : NULL;
+}
+
+const char *mock_copy_data(const rr_ctx_t *ctx, int i, size_t *len)
+{
+    if (i < 0 || (size_t)i >= ctx->ncopies)
+        return NULL;
+    if (len)
+        *len = ctx->copies[i].len;
+    return ctx->copies[i].data;
+}
 
 /* --------------------------------------------------------- pagination */
 
@@ -1510,6 +1626,8 @@ static void finish_callback(rr_ctx_t *ctx, const char *what, bool must_answer, r
         misuse(ctx, "%s returned RR_INVALID without setting a problem", what);
     if (rc == RR_DB_ERROR && ctx->failed_queries == failed_before)
         misuse(ctx, "%s returned RR_DB_ERROR but no query failed", what);
+    if (ctx->copy_open)
+        misuse(ctx, "%s returned with a COPY still open", what);
     if (rc != RR_OK && rc != RR_ERROR && rc != RR_DB_ERROR && rc != RR_INVALID)
         misuse(ctx, "%s returned %d, which is not an rr_rc_t", what, (int)rc);
 }
@@ -1637,7 +1755,7 @@ const char *mock_verify(rr_ctx_t *ctx)
 /* A tripwire: when plugin.h appends a host function, this fails to compile
  * until the mock implements it (a NULL entry would crash the plugin's test). */
 _Static_assert(sizeof(rr_host_api_t) ==
-                   offsetof(rr_host_api_t, job_attempt) + sizeof(int (*)(rr_ctx_t *)),
+                   offsetof(rr_host_api_t, copy_end) + sizeof(void (*)(void)),
                "the host API grew: add the new functions to mock_host_api");
 
 const rr_host_api_t mock_host_api = {
@@ -1677,4 +1795,8 @@ const rr_host_api_t mock_host_api = {
     .rows_json = m_rows_json,
     .page_respond_rows = m_page_respond_rows,
     .job_attempt = m_job_attempt,
+    .body_read = m_body_read,
+    .copy_begin = m_copy_begin,
+    .copy_put = m_copy_put,
+    .copy_end = m_copy_end,
 };

@@ -92,7 +92,8 @@ void mock_ctx_free(rr_ctx_t *ctx);
 void mock_set_key(rr_ctx_t *ctx, int64_t tenant_id, int64_t client_id, rr_scope_t scope);
 void mock_set_query(rr_ctx_t *ctx, const char *name, const char *value);
 void mock_set_header(rr_ctx_t *ctx, const char *name, const char *value);
-/* A JSON body; also sets Content-Type: application/json unless set. */
+/* A JSON body; also sets Content-Type: application/json unless set. The
+ * body is what req_body()/req_json() return and what body_read() streams. */
 void mock_set_body(rr_ctx_t *ctx, const char *body);
 void mock_set_body_raw(rr_ctx_t *ctx, const char *body, size_t len);
 /* Path parameters, for calling a handler directly instead of mock_request(). */
@@ -126,6 +127,17 @@ const char *mock_db_sql(const rr_ctx_t *ctx, int call);
 int mock_db_nparams(const rr_ctx_t *ctx, int call);
 const char *mock_db_param(const rr_ctx_t *ctx, int call, int i); /* NULL = SQL NULL */
 int mock_db_pending(const rr_ctx_t *ctx); /* scripted answers not yet used */
+
+/* COPY FROM STDIN (copy_begin/copy_put/copy_end): each COPY is recorded with
+ * its statement and all the data put. It succeeds unless mock_copy_fail()
+ * queued a failure, and copy_end() reports the number of '\n'-terminated
+ * lines put (less one when the statement says HEADER) unless
+ * mock_copy_rows() queued a count. Both apply to the next COPY. */
+void mock_copy_fail(rr_ctx_t *ctx, const char *sqlstate);
+void mock_copy_rows(rr_ctx_t *ctx, int64_t rows);
+int mock_copies(const rr_ctx_t *ctx);
+const char *mock_copy_sql(const rr_ctx_t *ctx, int i);
+const char *mock_copy_data(const rr_ctx_t *ctx, int i, size_t *len);
 const char *mock_db_last_sqlstate(const rr_ctx_t *ctx); /* of the last failed query */
 
 /* ----------------------------------------------------------- response */
