@@ -70,7 +70,7 @@ $(BUILD)/test-plugins/%.so: tests/plugins/%.c include/realreach/plugin.h
 	$(CC) $(PLUGIN_CFLAGS) $(PLUGIN_LDFLAGS) -o $@ $< $(PLUGIN_LIBS)
 test-plugins: $(patsubst tests/plugins/%.c,$(BUILD)/test-plugins/%.so,$(TEST_PLUGIN_SRC))
 
--include mk/unit.mk
+-include $(filter-out mk/stack.mk,$(wildcard mk/*.mk))
 -include mk/stack.mk
 
 format:

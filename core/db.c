@@ -242,9 +242,21 @@ PGresult *rr_db_query(rr_ctx_t *ctx, const char *sql, int n, const char *const *
         ctx->db_error = "database unavailable";
         return NULL;
     }
+    if (ctx->tx_pending) {
+        PGresult *r = query_first_in_tx(ctx, stmt_for(ctx->db, sql), sql, n, params);
+        /* A connection the server dropped while this worker was idle (a
+         * restart) still looks fine until used. Nothing ran on it, so
+         * reconnect once and send the whole first round trip again. */
+        if (!r && !rr_db_ok(ctx->db) && rr_db_ensure(ctx->db)) {
+            ctx->db_lost = false;
+            ctx->sqlstate[0] = '\0';
+            ctx->tx_pending = true;
+            ctx->tx_open = false;
+            r = query_first_in_tx(ctx, stmt_for(ctx->db, sql), sql, n, params);
+        }
+        return r;
+    }
     rr_stmt_t *st = stmt_for(ctx->db, sql);
-    if (ctx->tx_pending)
-        return query_first_in_tx(ctx, st, sql, n, params);
 
     PGconn *conn = ctx->db->conn;
     if (st && !st->prepared) {
@@ -324,6 +336,11 @@ PGresult *rr_db_exec_plain(rr_db_t *db, const char *sql, int n, const char *cons
         return NULL;
     }
     PGresult *r = PQexecParams(db->conn, sql, n, NULL, params, NULL, NULL, 0);
+    if ((!r || !result_ok(r)) && !rr_db_ok(db)) {
+        /* dropped while idle (see rr_db_query): one fresh attempt */
+        PQclear(r);
+        r = rr_db_ensure(db) ? PQexecParams(db->conn, sql, n, NULL, params, NULL, NULL, 0) : NULL;
+    }
     if (!r || !result_ok(r)) {
         if (sqlstate) {
             const char *s = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;

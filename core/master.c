@@ -240,11 +240,11 @@ static void kill_stuck(void)
         long long busy;
         rr_proc_kind_t kind;
         pid_t pid = rr_scoreboard_peek(i, &busy, route, sizeof route, &kind, NULL);
-        if (pid > 0 && kind == RR_PROC_WORKER && busy > limit) {
+        if (pid > 0 && kind == RR_PROC_WORKER && busy > limit && !rr_shm->slots[i].killed) {
             rr_log(RR_LOG_ERROR, "worker %d exceeded the %d s request limit on %s: killing it",
                    (int)pid, rr_cfg.request_timeout, route);
+            rr_shm->slots[i].killed = 1; /* once; the slot keeps its route for the death log */
             kill(pid, SIGKILL);
-            rr_scoreboard_idle(i); /* do not kill twice */
         }
     }
 }

@@ -6,6 +6,7 @@
  */
 #include "rr.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,6 +35,11 @@ static json_t *problem_response(const char *description)
 
 static const char *success_status(const rr_route_t *r)
 {
+    static char buf[8];
+    if (r->status >= 200 && r->status < 300) {
+        snprintf(buf, sizeof buf, "%d", r->status);
+        return buf;
+    }
     if (!strcmp(r->method, "DELETE"))
         return "204";
     if (!strcmp(r->method, "POST"))

@@ -72,6 +72,7 @@ rr_rc_t rr_router_add(const rr_route_def_t *def, const char *plugin)
     r->request_schema = def->request_schema;
     r->response_schema = def->response_schema;
     r->flags = def->flags;
+    r->status = def->status;
     r->plugin = plugin;
     nroutes++;
     return RR_OK;

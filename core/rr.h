@@ -80,6 +80,7 @@ typedef struct rr_route {
     const char *request_schema;
     const char *response_schema;
     unsigned flags;
+    int status;         /* documented success status (0 = by method) */
     const char *plugin; /* "core" or the plugin's name */
 } rr_route_t;
 

@@ -20,6 +20,7 @@ typedef struct rr_slot {
     int kind;
     int generation;
     long long busy_since_ms; /* 0 = idle */
+    int killed;              /* the master killed it for the time limit */
     char route[96];
     char request_id[40];
 } rr_slot_t;

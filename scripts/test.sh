@@ -26,7 +26,9 @@ case $MODE in
     STACK="test"; PORT=${RR_TEST_PORT:-18080}; BUILD=build; MAKEVARS=() ;;
   test-asan)
     STACK=test-asan; PORT=${RR_TEST_PORT:-18081}; BUILD=build-asan; MAKEVARS=(BUILD=build-asan SAN=1)
-    export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1}
+    # handle_segv=0: the test plugin crashes on purpose (SIGSEGV); a real memory
+    # error is still reported by the checks ASan adds to every access
+    export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1:handle_segv=0}
     export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1} ;;
   *) echo "usage: scripts/test.sh test|test-asan" >&2; exit 2 ;;
 esac

@@ -103,6 +103,9 @@ typedef struct rr_route_def {
     const char *request_schema;  /* OpenAPI schema (JSON text) of the body, or NULL */
     const char *response_schema; /* OpenAPI schema (JSON text) of a 2xx body, or NULL */
     unsigned flags;              /* RR_ROUTE_* */
+    int status; /* the success status, for OpenAPI (200, 201, 202, 204);
+                 * 0 = by method: 201 for an idempotent POST, 204 for
+                 * DELETE, else 200 */
 } rr_route_def_t;
 
 /* Field description for rr_host_api.json_check(). */

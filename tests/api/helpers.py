@@ -10,7 +10,7 @@ import string
 import subprocess
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import psycopg2
 import requests
@@ -198,7 +198,6 @@ class Tenant:
     other_client_id: int       # a second client (for restricted keys)
     other_account_id: int
     restricted_key: str        # write key restricted to client_id
-    extra: dict = field(default_factory=dict)
 
     @property
     def admin(self):

@@ -9,10 +9,8 @@ import threading
 import time
 from urllib.parse import urlsplit
 
-import pytest
-
 from helpers import (BASE_URL, KEY_RE, SEEN_KEYS, Client, assert_problem, create_key, env,
-                     metrics, public_id, secret_of, wait_for)
+                     metrics, public_id, secret_of)
 
 
 # -------------------------------------------------------------- service
@@ -322,7 +320,9 @@ def test_database_outage_then_recovery(anon, tenant_a):
         # keep its dead connection and fail whichever request comes next)
         time.sleep(2)
         rounds = [burst(key) for _ in range(3)]
-        assert all(r == [200] * 8 for r in rounds), rounds
+        failed = [x for r in rounds for x in r if x != 200]
+        assert not failed, ("%d of 24 requests failed 2 s after the database came back "
+                            "(a worker kept its dead connection): %s" % (len(failed), rounds))
         assert anon.get("/readyz").status_code == 200
     finally:
         # do not leave a worker with a dead connection to the next tests

@@ -3,14 +3,13 @@ detect tenant B's objects, through any route of the core or a plugin; and
 the database itself enforces it (row-level security, a role that owns
 nothing and bypasses nothing)."""
 
-import json
 from datetime import datetime, timedelta, timezone
 
 import psycopg2
 import pytest
 import requests
 
-from helpers import BASE_URL, Client, assert_problem, wait_for
+from helpers import BASE_URL, assert_problem, wait_for
 
 GUESSED_IDS = ["1", "2", "999999999", "9223372036854775807", "9223372036854775808", "-1", "0",
                "abc", "1.0", "0x10", "%20"]
