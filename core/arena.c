@@ -7,6 +7,7 @@
 #include "rr.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +53,8 @@ rr_arena_t *rr_arena_new(void)
 void *rr_arena_alloc(rr_arena_t *a, size_t size)
 {
     const size_t align = _Alignof(max_align_t);
+    if (size > SIZE_MAX - sizeof(rr_block_t) - align)
+        return NULL; /* rounding up or adding the block header would wrap */
     size = (size + align - 1) & ~(align - 1);
     if (size == 0)
         size = align;

@@ -7,6 +7,7 @@
 #include "rr.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #define OID_BOOL 16
 #define OID_INT8 20
@@ -36,12 +37,24 @@ static json_t *value_json(const PGresult *res, int row, int col)
         return json_real(strtod(v, NULL));
     case OID_JSON:
     case OID_JSONB: {
-        json_t *j = json_loadb(v, (size_t)PQgetlength(res, row, col), JSON_DECODE_ANY, NULL);
-        return j ? j : json_null();
+        json_error_t err;
+        memset(&err, 0, sizeof err);
+        json_t *j = json_loadb(v, (size_t)PQgetlength(res, row, col), JSON_DECODE_ANY, &err);
+        if (j)
+            return j;
+        /* PostgreSQL only outputs valid JSON, so a failure is either a value
+         * beyond jansson's limits (nesting, number range): null; or memory
+         * running out, which jansson may report as anything: NULL */
+        enum json_error_code code = json_error_code(&err);
+        if (err.text[0] &&
+            (code == json_error_numeric_overflow || code == json_error_stack_overflow))
+            return json_null();
+        return NULL;
     }
     default: {
-        json_t *s = json_stringn(v, (size_t)PQgetlength(res, row, col));
-        return s ? s : json_null();
+        /* NULL when memory ran out (the database is UTF-8, so the text is
+         * valid): the caller fails the whole answer */
+        return json_stringn(v, (size_t)PQgetlength(res, row, col));
     }
     }
 }
@@ -50,8 +63,12 @@ json_t *rr_row_json(const PGresult *res, int row)
 {
     json_t *o = json_object();
     int n = PQnfields(res);
-    for (int c = 0; c < n; c++)
-        json_object_set_new(o, PQfname(res, c), value_json(res, row, c));
+    for (int c = 0; o && c < n; c++) {
+        if (json_object_set_new(o, PQfname(res, c), value_json(res, row, c))) {
+            json_decref(o); /* out of memory: no answer rather than half a row */
+            o = NULL;
+        }
+    }
     return o;
 }
 
@@ -59,7 +76,11 @@ json_t *rr_rows_json(const PGresult *res)
 {
     json_t *a = json_array();
     int n = PQntuples(res);
-    for (int r = 0; r < n; r++)
-        json_array_append_new(a, rr_row_json(res, r));
+    for (int r = 0; a && r < n; r++) {
+        if (json_array_append_new(a, rr_row_json(res, r))) {
+            json_decref(a);
+            a = NULL;
+        }
+    }
     return a;
 }

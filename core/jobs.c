@@ -338,25 +338,27 @@ static rr_rc_t finish_done(rr_ctx_t *ctx, const rr_claimed_t *job, json_t *resul
 /* Records a failed attempt in a fresh transaction (the job's own was rolled
  * back): queued again after min(2^attempts, 300) s ±20 %, or failed for good
  * when the attempts are used up. Returns the new state, or NULL. */
-static const char *finish_failed(rr_ctx_t *ctx, const rr_claimed_t *job, const char *error)
+static const char *finish_failed(rr_ctx_t *ctx, const rr_claimed_t *job, const char *error,
+                                 bool permanent)
 {
     ctx->db_lost = false; /* the connection may have been re-established */
     ctx->sqlstate[0] = '\0';
     rr_tx_begin(ctx, job->tenant_id);
     char id[24];
     snprintf(id, sizeof id, "%lld", (long long)job->id);
-    const char *params[3] = {id, error, job->attempts_text};
+    /* $4: the handler refused its input (RR_INVALID): retrying cannot help */
+    const char *params[4] = {id, error, job->attempts_text, permanent ? "t" : "f"};
     PGresult *r = rr_db_query(
         ctx,
         "UPDATE realreach.jobs SET "
-        "state = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END, "
+        "state = CASE WHEN $4::boolean OR attempts >= max_attempts THEN 'failed' ELSE 'queued' END, "
         "error = $2, lease_until = NULL, "
-        "finished_at = CASE WHEN attempts >= max_attempts THEN now() END, "
-        "run_at = CASE WHEN attempts >= max_attempts THEN run_at ELSE now() + "
+        "finished_at = CASE WHEN $4::boolean OR attempts >= max_attempts THEN now() END, "
+        "run_at = CASE WHEN $4::boolean OR attempts >= max_attempts THEN run_at ELSE now() + "
         "make_interval(secs => least(power(2, attempts), 300) * (0.8 + 0.4 * random())) END "
         "WHERE tenant_id = realreach.current_tenant() AND id = $1 "
         "AND state = 'running' AND attempts = $3 RETURNING state",
-        3, params);
+        4, params);
     bool updated = r != NULL;
     const char *state = NULL;
     if (r && PQntuples(r) == 1)
@@ -401,7 +403,7 @@ static void run_claimed(rr_db_t *db, rr_arena_t *arena, int slot, const rr_claim
                    ctx.sqlstate, ctx.db_error);
         const char *error = lease_lost ? NULL : failure_text(&ctx, rc, why);
         rr_tx_end(&ctx, false);
-        const char *state = lease_lost ? NULL : finish_failed(&ctx, job, error);
+        const char *state = lease_lost ? NULL : finish_failed(&ctx, job, error, rc == RR_INVALID);
         if (lease_lost)
             outcome = "lease-lost"; /* another runner owns the job now */
         else if (!state)

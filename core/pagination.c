@@ -91,7 +91,10 @@ rr_rc_t rr_page_respond(rr_ctx_t *ctx, const rr_page_t *page, json_t *items, int
 {
     (void)page;
     json_t *body = json_object();
-    json_object_set_new(body, "items", items);
+    if (!body || json_object_set_new(body, "items", items)) { /* steals items, even NULL */
+        json_decref(body);
+        return RR_ERROR; /* never a 200 without "items" */
+    }
     if (last_id > 0) {
         char cur[64];
         encode_cursor(last_id, cur, sizeof cur);

@@ -171,6 +171,7 @@ int rr_plugins_load(const char *spec, bool run_init)
         return 0;
     char *copy = strdup(spec), *save = NULL;
     int refused = 0;
+    size_t first = nplugins; /* log only this call's refusals */
     for (char *tok = strtok_r(copy, ":", &save); tok; tok = strtok_r(NULL, ":", &save)) {
         struct stat st;
         if (stat(tok, &st) == 0 && S_ISDIR(st.st_mode))
@@ -179,7 +180,7 @@ int rr_plugins_load(const char *spec, bool run_init)
             refused += load_one(tok, run_init);
     }
     free(copy);
-    for (size_t i = 0; i < nplugins; i++)
+    for (size_t i = first; i < nplugins; i++)
         if (!plugins[i].loaded)
             rr_log(RR_LOG_ERROR, "plugin %s: %s", plugins[i].path, plugins[i].error);
     return refused;

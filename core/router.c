@@ -26,17 +26,21 @@ static int split(const char *path, char **segs, int max)
         p++;
         const char *e = strchr(p, '/');
         size_t len = e ? (size_t)(e - p) : strlen(p);
-        if (len == 0)
-            return e ? -1 : n; /* "//" is malformed; a trailing '/' ends */
-        if (n == max)
-            return -1;
-        segs[n] = strndup(p, len);
-        if (!segs[n])
-            return -1;
+        if (len == 0) {
+            if (!e)
+                return n; /* a trailing '/' ends the path */
+            goto fail;    /* "//" is malformed */
+        }
+        if (n == max || !(segs[n] = strndup(p, len)))
+            goto fail;
         n++;
         p += len;
     }
     return n;
+fail:
+    while (n > 0)
+        free(segs[--n]);
+    return -1;
 }
 
 static bool is_param(const char *seg) { return seg[0] == '{' && seg[strlen(seg) - 1] == '}'; }

@@ -203,7 +203,7 @@ rr_rc_t rr_problem_from_db(rr_ctx_t *ctx);
 json_t *rr_req_json(rr_ctx_t *ctx);
 rr_rc_t rr_json_check(rr_ctx_t *ctx, json_t *obj, const rr_field_t *fields,
                       size_t n);
-/* Depth of the deepest nesting in text, or -1 if above limit (early exit). */
+/* -1 if text nests deeper than limit (stops at the first level over), else 0. */
 int rr_json_depth_exceeds(const char *text, size_t len, int limit);
 bool rr_time_valid(const char *s);
 

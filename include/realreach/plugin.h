@@ -72,8 +72,9 @@ typedef rr_rc_t (*rr_handler_fn)(rr_ctx_t *ctx, void *user_data);
 
 /* A job handler runs in a job runner inside the job's tenant transaction.
  * payload: borrowed. *result: set to a new reference (stolen) or left NULL.
- * Return RR_OK to commit and mark the job done; anything else rolls back and
- * retries the job with backoff until its attempts are used up. */
+ * Return RR_OK to commit and mark the job done; RR_INVALID (its payload can
+ * never work) rolls back and fails the job for good; anything else rolls
+ * back and retries the job with backoff until its attempts are used up. */
 typedef rr_rc_t (*rr_job_fn)(rr_ctx_t *ctx, json_t *payload, json_t **result,
                              void *user_data);
 

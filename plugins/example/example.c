@@ -102,6 +102,7 @@ static const rr_route_def_t routes[] = {
         .summary = "Rename a label on every account (or the key's client's), as a job",
         .request_schema = rename_request_schema,
         .flags = RR_ROUTE_IDEMPOTENT, /* creates a job: honour Idempotency-Key */
+        .status = 202,
     },
 };
 

@@ -132,7 +132,7 @@ static rr_rc_t testkit_init(rr_plugin_t *self, const rr_host_api_t *h)
          "Test only: sleep ?ms= inside the transaction, then answer 201", NULL, OK_SCHEMA,
          RR_ROUTE_IDEMPOTENT},
         {sizeof(rr_route_def_t), "POST", "/v1/test/jobs", RR_SCOPE_WRITE, jobs_create, NULL,
-         "Test only: enqueue a test.flaky job failing fail_times times", JOBS_SCHEMA, NULL, 0},
+         "Test only: enqueue a test.flaky job failing fail_times times", JOBS_SCHEMA, NULL, 0, 202},
         {sizeof(rr_route_def_t), "POST", "/v1/test/events", RR_SCOPE_WRITE, events_emit, NULL,
          "Test only: emit the test.event event with the body", "{\"type\":\"object\"}", NULL, 0},
     };
