@@ -55,12 +55,12 @@ const char *rr_plugin_check_desc(const rr_plugin_desc_t *d)
     }
     if (d->abi_major != RR_ABI_MAJOR) {
         snprintf(msg, sizeof msg, "field 'abi_major': plugin has %u, host has %u", d->abi_major,
-                 RR_ABI_MAJOR);
+                 (unsigned)RR_ABI_MAJOR);
         return msg;
     }
     if (d->abi_minor > RR_ABI_MINOR) {
         snprintf(msg, sizeof msg, "field 'abi_minor': plugin needs %u, host has only %u",
-                 d->abi_minor, RR_ABI_MINOR);
+                 d->abi_minor, (unsigned)RR_ABI_MINOR);
         return msg;
     }
     if (!d->build_signature || strcmp(d->build_signature, RR_BUILD_SIGNATURE)) {
@@ -145,7 +145,7 @@ static int load_dir(const char *dir, bool run_init)
         rr_log(RR_LOG_ERROR, "plugin directory %s cannot be read", dir);
         return 1;
     }
-    char *names[RR_MAX_PLUGINS];
+    char *names[RR_MAX_PLUGINS] = {0};
     size_t n = 0;
     struct dirent *e;
     while ((e = readdir(d)) && n < RR_MAX_PLUGINS) {

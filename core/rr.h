@@ -363,6 +363,10 @@ json_t *rr_openapi_document(void);
 /* --------------------------------------------------------------- process */
 int rr_serve(void);
 int rr_worker_main(int listen_fd, int slot, int generation);
+/* One accepted request, start to finish (handle, answer, FCGX_Finish_r, count,
+ * log, arena reset): the accept loop's body, exposed for the fuzz harness. */
+struct FCGX_Request;
+void rr_worker_serve(struct FCGX_Request *req, rr_arena_t *arena, rr_db_t *db, int slot);
 int rr_migrate_main(int argc, char **argv);
 int rr_cli_tenant(int argc, char **argv);
 int rr_cli_key(int argc, char **argv);

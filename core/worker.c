@@ -360,6 +360,31 @@ static void send_response(rr_ctx_t *ctx, FCGX_Request *req)
         FCGX_PutStr(ctx->resp_body, (int)ctx->resp_len, req->out);
 }
 
+/* One accepted request, start to finish: handled, answered, finished
+ * (FCGX_Finish_r), counted and logged; the arena is reset afterwards. The
+ * accept loop below calls it, and so does the FastCGI fuzz harness
+ * (tests/fuzz/fuzz_fcgi.c), which feeds raw records without that loop. */
+void rr_worker_serve(FCGX_Request *req, rr_arena_t *arena, rr_db_t *db, int slot)
+{
+    long long t0 = rr_now_us();
+    rr_ctx_t ctx;
+    rr_ctx_init(&ctx, arena, db);
+    handle(&ctx, req, slot);
+    /* nginx sends the whole body before it reads the answer: consume
+     * what a streamed handler left, or the answer would be lost */
+    rr_body_drain(&ctx);
+    send_response(&ctx, req);
+    FCGX_Finish_r(req);
+    long long us = rr_now_us() - t0;
+    const char *route = ctx.route ? ctx.route->path : "unmatched";
+    rr_metrics_observe(ctx.method, route, ctx.status, us);
+    rr_log_request(ctx.request_id, ctx.tenant_id, ctx.key.public_id, ctx.method, route,
+                   ctx.status, us);
+    rr_ctx_cleanup(&ctx);
+    rr_arena_reset(arena);
+    rr_scoreboard_idle(slot);
+}
+
 int rr_worker_main(int listen_fd, int slot, int generation)
 {
     (void)generation;
@@ -399,23 +424,7 @@ int rr_worker_main(int listen_fd, int slot, int generation)
             rr_log(RR_LOG_ERROR, "accept failed: %s", strerror(-rc));
             continue;
         }
-        long long t0 = rr_now_us();
-        rr_ctx_t ctx;
-        rr_ctx_init(&ctx, arena, db);
-        handle(&ctx, &req, slot);
-        /* nginx sends the whole body before it reads the answer: consume
-         * what a streamed handler left, or the answer would be lost */
-        rr_body_drain(&ctx);
-        send_response(&ctx, &req);
-        FCGX_Finish_r(&req);
-        long long us = rr_now_us() - t0;
-        const char *route = ctx.route ? ctx.route->path : "unmatched";
-        rr_metrics_observe(ctx.method, route, ctx.status, us);
-        rr_log_request(ctx.request_id, ctx.tenant_id, ctx.key.public_id, ctx.method, route,
-                       ctx.status, us);
-        rr_ctx_cleanup(&ctx);
-        rr_arena_reset(arena);
-        rr_scoreboard_idle(slot);
+        rr_worker_serve(&req, arena, db, slot);
     }
     FCGX_Free(&req, 1);
     rr_db_close(db);
