@@ -53,11 +53,14 @@ rr_rc_t rr_job_enqueue(rr_ctx_t *ctx, const char *kind, json_t *payload, int64_t
         rr_log(RR_LOG_ERROR, "job_enqueue: payload of '%s' cannot be encoded", kind);
         return RR_ERROR;
     }
-    const char *params[2] = {kind, text ? text : "{}"};
+    /* a client-restricted key's jobs are visible only to keys of that client */
+    char client[24];
+    snprintf(client, sizeof client, "%lld", (long long)ctx->key.client_id);
+    const char *params[3] = {kind, text ? text : "{}", client};
     PGresult *r = rr_db_query(ctx,
-                              "INSERT INTO realreach.jobs (tenant_id, kind, payload) "
-                              "VALUES (realreach.current_tenant(), $1, $2::jsonb) RETURNING id",
-                              2, params);
+                              "INSERT INTO realreach.jobs (tenant_id, kind, payload, client_id) "
+                              "VALUES (realreach.current_tenant(), $1, $2::jsonb, NULLIF($3::bigint, 0)) RETURNING id",
+                              3, params);
     free(text);
     if (!r)
         return RR_DB_ERROR;

@@ -55,8 +55,10 @@ static rr_rc_t job_get(rr_ctx_t *ctx, void *user_data)
         return rc;
     char id_text[24];
     snprintf(id_text, sizeof id_text, "%lld", (long long)id);
-    const char *params[1] = {id_text};
-    PGresult *r = rr_db_query(ctx, sql_get, 1, params);
+    char client[24];
+    snprintf(client, sizeof client, "%lld", (long long)ctx->key.client_id);
+    const char *params[2] = {id_text, client};
+    PGresult *r = rr_db_query(ctx, sql_get, 2, params);
     if (!r)
         return RR_DB_ERROR;
     if (PQntuples(r) == 0) {
@@ -108,8 +110,10 @@ static rr_rc_t job_list(rr_ctx_t *ctx, void *user_data)
     char after[24], limit[16];
     snprintf(after, sizeof after, "%lld", (long long)page.after_id);
     snprintf(limit, sizeof limit, "%d", page.limit + 1); /* one more: is there a next page? */
-    const char *params[4] = {after, state, kind, limit};
-    PGresult *r = rr_db_query(ctx, sql_list, 4, params);
+    char client[24];
+    snprintf(client, sizeof client, "%lld", (long long)ctx->key.client_id);
+    const char *params[5] = {after, state, kind, limit, client};
+    PGresult *r = rr_db_query(ctx, sql_list, 5, params);
     if (!r)
         return RR_DB_ERROR;
     int n = PQntuples(r);
@@ -132,13 +136,17 @@ static rr_rc_t job_list(rr_ctx_t *ctx, void *user_data)
 
 void rr_routes_jobs_register(void)
 {
+    /* a client-restricted key sees only the jobs of its client */
     const char *from = "FROM realreach.jobs WHERE tenant_id = realreach.current_tenant()";
     /* the tenant_id condition is redundant with RLS but lets the planner use
      * the (tenant_id, id) primary key for both lookup and keyset order */
-    if (asprintf(&sql_get, "SELECT %s %s AND id = $1", rr_job_columns, from) < 0 ||
+    if (asprintf(&sql_get,
+                 "SELECT %s %s AND id = $1 AND ($2::bigint = 0 OR client_id = $2::bigint)",
+                 rr_job_columns, from) < 0 ||
         asprintf(&sql_list,
                  "SELECT %s %s AND id > $1 AND ($2::text IS NULL OR state = $2) "
-                 "AND ($3::text IS NULL OR kind = $3) ORDER BY id LIMIT $4",
+                 "AND ($3::text IS NULL OR kind = $3) "
+                 "AND ($5::bigint = 0 OR client_id = $5::bigint) ORDER BY id LIMIT $4",
                  rr_job_columns, from) < 0) {
         rr_log(RR_LOG_ERROR, "jobs routes: out of memory");
         return;

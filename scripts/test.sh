@@ -51,6 +51,11 @@ bash scripts/deps.sh
 say "$MAKE${MAKEVARS[*]:+ ${MAKEVARS[*]}} build"
 $MAKE "${MAKEVARS[@]}" build
 
+# Every run starts from an empty database: tests see only what they create,
+# and a migration edited since the last run cannot trip over old state.
+bash scripts/stack.sh stop "$STACK" 8>&- >/dev/null 2>&1 || true
+rm -rf ".run/$STACK"
+
 LOG="$ROOT/.run/$STACK/realreach.log"
 log_off=$(stat -c %s "$LOG" 2>/dev/null || echo 0)   # the log is appended to
 

@@ -4,6 +4,7 @@ CREATE TABLE realreach.jobs (
     tenant_id    bigint NOT NULL REFERENCES realreach.tenants (id),
     id           bigint GENERATED ALWAYS AS IDENTITY,
     kind         text NOT NULL CHECK (length(kind) BETWEEN 1 AND 100),
+    client_id    bigint,  -- set when a client-restricted key enqueued it: only such keys are limited by it
     state        text NOT NULL DEFAULT 'queued'
                  CHECK (state IN ('queued', 'running', 'done', 'failed')),
     payload      jsonb NOT NULL DEFAULT '{}',
@@ -16,7 +17,8 @@ CREATE TABLE realreach.jobs (
     created_at   timestamptz NOT NULL DEFAULT now(),
     started_at   timestamptz,
     finished_at  timestamptz,
-    PRIMARY KEY (tenant_id, id)
+    PRIMARY KEY (tenant_id, id),
+    FOREIGN KEY (tenant_id, client_id) REFERENCES realreach.clients (tenant_id, id) ON DELETE CASCADE
 );
 -- Runners scan due work across tenants; the only index not led by tenant_id,
 -- read only through realreach.claim_job().

@@ -98,3 +98,21 @@ def test_hook_runs_after_commit(tenant_a):
     # a refused request announces nothing
     bad = c.post("/v1/test/events", data=b"{not json", headers={"Content-Type": "application/json"})
     assert_problem(bad, 400, "invalid-json")
+
+
+def test_client_restricted_key_sees_only_its_clients_jobs(tenant_a):
+    from helpers import Client
+    restricted = Client(tenant_a.restricted_key)
+    mine = restricted.post("/v1/test/jobs", json={"fail_times": 0})
+    assert mine.status_code == 202, mine.text
+    other = tenant_a.write.post("/v1/test/jobs", json={"fail_times": 0})
+    assert other.status_code == 202, other.text
+    mine_id, other_id = mine.json()["id"], other.json()["id"]
+    # its own job: visible; a job of the whole tenant: not (it may concern any client)
+    assert restricted.get("/v1/jobs/%d" % mine_id).status_code == 200
+    assert_problem(restricted.get("/v1/jobs/%d" % other_id), 404, "not-found")
+    listed = {j["id"] for j in restricted.get("/v1/jobs?limit=200&kind=test.flaky").json()["items"]}
+    assert mine_id in listed and other_id not in listed
+    # an unrestricted key sees both
+    assert tenant_a.read.get("/v1/jobs/%d" % mine_id).status_code == 200
+    assert tenant_a.read.get("/v1/jobs/%d" % other_id).status_code == 200
