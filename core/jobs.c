@@ -486,6 +486,8 @@ static void wait_for_work(PGconn *conn, int timeout_ms)
         drain_notifies(conn);
 }
 
+#define RR_MAINTENANCE_MS 60000
+
 int rr_runner_main(int slot)
 {
     rr_db_t *db = rr_db_open(rr_cfg.db);
@@ -503,6 +505,7 @@ int rr_runner_main(int slot)
     PGconn *listening = NULL;
     int listening_pid = 0;
     int backoff_ms = 0;
+    long long next_maintenance_ms = rr_now_ms() + RR_MAINTENANCE_MS;
     while (!rr_shutdown_requested) {
         PGconn *conn = rr_db_ensure(db) ? rr_db_conn(db) : NULL;
         if (conn && (conn != listening || PQbackendPID(conn) != listening_pid)) {
@@ -527,6 +530,16 @@ int rr_runner_main(int slot)
             continue;
         }
         backoff_ms = 0;
+        long long now = rr_now_ms();
+        if (now >= next_maintenance_ms) {
+            /* every runner may do it: the DELETE is idempotent and cheap */
+            next_maintenance_ms = now + RR_MAINTENANCE_MS;
+            PGresult *m = rr_db_exec_plain(db, "SELECT realreach.maintenance()", 0, NULL, NULL);
+            if (m && atoi(PQgetvalue(m, 0, 0)) > 0)
+                rr_log(RR_LOG_INFO, "maintenance: %s expired idempotency records removed",
+                       PQgetvalue(m, 0, 0));
+            PQclear(m);
+        }
         if (got == 0 && rr_db_ok(db))
             wait_for_work(rr_db_conn(db), RR_JOB_IDLE_WAIT_MS);
     }
