@@ -5,6 +5,8 @@
  * The tenant transaction is opened lazily: rr_tx_begin() only records the
  * tenant; the first query sends BEGIN, set_config('realreach.tenant_id', $1,
  * true) and itself in one pipeline, so tenancy costs no extra round trip.
+ * Reads (rr_tx_begin_reads) skip BEGIN/COMMIT altogether: each query goes
+ * as set_config + query + Sync, one implicit read-only transaction.
  * set_config(..., true) is transaction-local: a plain SET would leak the
  * tenant to the next request on this connection.
  */
@@ -158,36 +160,58 @@ static PGresult *pipeline_next(PGconn *conn)
     return r;
 }
 
-/* BEGIN; set_config; [Parse;] Execute — one round trip. */
-static PGresult *query_first_in_tx(rr_ctx_t *ctx, rr_stmt_t *st, const char *sql, int n,
-                                   const char *const *params)
+#define SQL_SET_TENANT "SELECT set_config('realreach.tenant_id', $1, true)"
+/* reads: the tenant, and read-only for this implicit transaction alone */
+#define SQL_SET_TENANT_READS                                                          \
+    "SELECT set_config('realreach.tenant_id', $1, true), "                           \
+    "set_config('transaction_read_only', 'on', true)"
+
+/* [BEGIN;] set_config; [Parse;] Execute; Sync — one round trip. With begin,
+ * the transaction stays open afterwards; without, the statements between
+ * Syncs form one implicit transaction that ends with them. Prepared
+ * statements (set_config included) come from the connection's cache. */
+static PGresult *query_with_tenant(rr_ctx_t *ctx, rr_stmt_t *st, const char *sql, int n,
+                                   const char *const *params, bool begin)
 {
     PGconn *conn = ctx->db->conn;
     char tenant[24];
     snprintf(tenant, sizeof tenant, "%lld", (long long)ctx->tx_tenant);
     const char *tp[1] = {tenant};
-    bool need_prepare = st && !st->prepared;
-    int sent_prepare = 0;
+    rr_stmt_t *set = stmt_for(ctx->db, begin ? SQL_SET_TENANT : SQL_SET_TENANT_READS);
+    /* which results to expect, in order */
+    enum { R_BEGIN, R_PREP_SET, R_SET, R_PREP, R_QUERY };
+    int kinds[5], count = 0;
 
     if (!PQenterPipelineMode(conn))
         goto lost;
-    if (!PQsendQueryParams(conn, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) ||
-        !PQsendQueryParams(conn, "SELECT set_config('realreach.tenant_id', $1, true)", 1, NULL,
-                           tp, NULL, NULL, 0))
+    if (begin) {
+        if (!PQsendQueryParams(conn, "BEGIN", 0, NULL, NULL, NULL, NULL, 0))
+            goto lost;
+        kinds[count++] = R_BEGIN;
+    }
+    if (set && !set->prepared) {
+        if (!PQsendPrepare(conn, set->name, set->sql, 1, NULL))
+            goto lost;
+        kinds[count++] = R_PREP_SET;
+    }
+    if (set ? !PQsendQueryPrepared(conn, set->name, 1, tp, NULL, NULL, 0)
+            : !PQsendQueryParams(conn, begin ? SQL_SET_TENANT : SQL_SET_TENANT_READS, 1, NULL,
+                                 tp, NULL, NULL, 0))
         goto lost;
-    if (need_prepare) {
+    kinds[count++] = R_SET;
+    if (st && !st->prepared) {
         if (!PQsendPrepare(conn, st->name, sql, n, NULL))
             goto lost;
-        sent_prepare = 1;
+        kinds[count++] = R_PREP;
     }
     if (st ? !PQsendQueryPrepared(conn, st->name, n, params, NULL, NULL, 0)
            : !PQsendQueryParams(conn, sql, n, NULL, params, NULL, NULL, 0))
         goto lost;
+    kinds[count++] = R_QUERY;
     if (!PQpipelineSync(conn))
         goto lost;
 
-    PGresult *results[4] = {0};
-    int count = 3 + sent_prepare;
+    PGresult *results[5] = {0};
     for (int i = 0; i < count; i++)
         results[i] = pipeline_next(conn);
     PGresult *sync = PQgetResult(conn);
@@ -197,24 +221,28 @@ static PGresult *query_first_in_tx(rr_ctx_t *ctx, rr_stmt_t *st, const char *sql
 
     PGresult *out = NULL;
     const PGresult *failed = NULL;
+    bool any_failed = false, begun = false;
     for (int i = 0; i < count; i++) {
-        if (!results[i] || !result_ok(results[i])) {
-            if (!failed)
-                failed = results[i];
+        bool ok = results[i] && result_ok(results[i]);
+        if (!ok && !any_failed) {
+            any_failed = true;
+            failed = results[i];
         }
+        if (ok && kinds[i] == R_PREP_SET)
+            set->prepared = true;
+        if (ok && kinds[i] == R_PREP)
+            st->prepared = true;
+        if (ok && kinds[i] == R_BEGIN)
+            begun = true;
     }
-    if (sent_prepare && results[2] && result_ok(results[2]))
-        st->prepared = true;
-    if (!synced && !failed)
-        failed = NULL, ctx->db_lost = true;
-    if (failed || !synced) {
+    if (any_failed || !synced) {
         record_error(ctx, failed);
         /* BEGIN went through unless it was the failure: the tx is open (aborted) */
-        ctx->tx_open = results[0] && result_ok(results[0]);
+        ctx->tx_open = begun;
     } else {
         out = results[count - 1];
         results[count - 1] = NULL;
-        ctx->tx_open = true;
+        ctx->tx_open = begin;
     }
     for (int i = 0; i < count; i++)
         PQclear(results[i]);
@@ -242,17 +270,18 @@ PGresult *rr_db_query(rr_ctx_t *ctx, const char *sql, int n, const char *const *
         ctx->db_error = "database unavailable";
         return NULL;
     }
-    if (ctx->tx_pending) {
-        PGresult *r = query_first_in_tx(ctx, stmt_for(ctx->db, sql), sql, n, params);
+    if (ctx->tx_pending || ctx->tx_reads) {
+        bool begin = !ctx->tx_reads;
+        PGresult *r = query_with_tenant(ctx, stmt_for(ctx->db, sql), sql, n, params, begin);
         /* A connection the server dropped while this worker was idle (a
          * restart) still looks fine until used. Nothing ran on it, so
-         * reconnect once and send the whole first round trip again. */
+         * reconnect once and send the whole round trip again. */
         if (!r && !rr_db_ok(ctx->db) && rr_db_ensure(ctx->db)) {
             ctx->db_lost = false;
             ctx->sqlstate[0] = '\0';
-            ctx->tx_pending = true;
+            ctx->tx_pending = begin;
             ctx->tx_open = false;
-            r = query_first_in_tx(ctx, stmt_for(ctx->db, sql), sql, n, params);
+            r = query_with_tenant(ctx, stmt_for(ctx->db, sql), sql, n, params, begin);
         }
         return r;
     }
@@ -281,6 +310,11 @@ PGresult *rr_db_query(rr_ctx_t *ctx, const char *sql, int n, const char *const *
 
 rr_rc_t rr_tx_start_now(rr_ctx_t *ctx)
 {
+    if (ctx->tx_reads) { /* a COPY needs a real transaction */
+        snprintf(ctx->sqlstate, sizeof ctx->sqlstate, "25006");
+        ctx->db_error = "COPY in a read-only request";
+        return RR_DB_ERROR;
+    }
     if (!ctx->tx_pending)
         return ctx->tx_open ? RR_OK : RR_DB_ERROR;
     /* a trivial statement rides along with BEGIN + set_config */
@@ -296,10 +330,23 @@ void rr_tx_begin(rr_ctx_t *ctx, int64_t tenant_id)
     ctx->tx_tenant = tenant_id;
     ctx->tx_pending = true;
     ctx->tx_open = false;
+    ctx->tx_reads = false;
+}
+
+void rr_tx_begin_reads(rr_ctx_t *ctx, int64_t tenant_id)
+{
+    ctx->tx_tenant = tenant_id;
+    ctx->tx_pending = false;
+    ctx->tx_open = false;
+    ctx->tx_reads = true;
 }
 
 rr_rc_t rr_tx_end(rr_ctx_t *ctx, bool commit)
 {
+    if (ctx->tx_reads) { /* every query ended its own implicit transaction */
+        ctx->tx_reads = false;
+        return commit && ctx->db_lost ? RR_DB_ERROR : RR_OK;
+    }
     if (ctx->tx_pending) { /* nothing was sent: nothing to end */
         ctx->tx_pending = false;
         return RR_OK;

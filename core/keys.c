@@ -118,10 +118,15 @@ bool rr_key_parse(const char *key, char public_id[32], const char **secret)
 
 void rr_key_digest(const char *key, unsigned char out[32])
 {
+    /* fetched once: OpenSSL 3 looks the algorithm up again on every
+     * EVP_sha256() use, a visible share of a request's CPU */
+    static EVP_MD *sha256;
+    if (!sha256)
+        sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
     unsigned int len = 0;
     /* EVP_Digest fails only when memory is exhausted; an all-zero digest
      * then matches no stored key (no SHA-256 output is all zero in practice). */
-    if (EVP_Digest(key, strlen(key), out, &len, EVP_sha256(), NULL) != 1 || len != 32)
+    if (!sha256 || EVP_Digest(key, strlen(key), out, &len, sha256, NULL) != 1 || len != 32)
         memset(out, 0, 32);
 }
 

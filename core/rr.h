@@ -167,6 +167,7 @@ struct rr_ctx {
     rr_db_t *db;
     int64_t tx_tenant;  /* tenant the pending/open transaction is for */
     bool tx_pending;    /* BEGIN + set_config queued, not yet sent */
+    bool tx_reads;      /* no transaction: each query alone, read-only, tenant set */
     bool tx_open;
     char sqlstate[6];
     const char *db_error; /* arena copy of the last error message */
@@ -213,6 +214,9 @@ json_t *rr_rows_json(const PGresult *res);
 
 /* ------------------------------------------------------------ tenant tx */
 void rr_tx_begin(rr_ctx_t *ctx, int64_t tenant_id); /* queued, sent lazily */
+/* Reads only: every query is sent as set_config + query + Sync, one implicit
+ * read-only transaction each (one round trip; nothing to commit). */
+void rr_tx_begin_reads(rr_ctx_t *ctx, int64_t tenant_id);
 rr_rc_t rr_tx_end(rr_ctx_t *ctx, bool commit);        /* RR_DB_ERROR if COMMIT failed */
 PGresult *rr_db_query(rr_ctx_t *ctx, const char *sql, int n,
                       const char *const *params);
@@ -358,6 +362,9 @@ void rr_routes_core_register(void);    /* health, metrics, openapi, plugins */
 void rr_routes_clients_register(void); /* clients and accounts */
 void rr_routes_keys_register(void);
 void rr_routes_jobs_register(void);
+void rr_routes_ingest_register(void); /* platform data in (core/ingest_*.c) */
+/* 403 problem (RR_INVALID) when the key is restricted to another client. */
+rr_rc_t rr_client_allowed(rr_ctx_t *ctx, int64_t client_id);
 json_t *rr_openapi_document(void);
 
 /* --------------------------------------------------------------- process */

@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <fcgiapp.h>
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -97,16 +96,19 @@ static bool request_id_ok(const char *s)
     return true;
 }
 
-static const char *new_request_id(rr_ctx_t *ctx)
+/* The client's X-Request-Id when sane, else nginx's $request_id (so nginx's
+ * and our logs join), else pid + counter: unique per host without paying for
+ * a random number on every request. */
+static const char *new_request_id(rr_ctx_t *ctx, FCGX_Request *req)
 {
     const char *given = rr_ctx_header(ctx, "X-Request-Id");
     if (given && request_id_ok(given))
         return given;
-    unsigned char r[8];
-    if (RAND_bytes(r, sizeof r) != 1)
-        memset(r, 0, sizeof r);
-    return rr_arena_sprintf(ctx->arena, "%02x%02x%02x%02x%02x%02x%02x%02x", r[0], r[1], r[2],
-                            r[3], r[4], r[5], r[6], r[7]);
+    const char *nginx_id = FCGX_GetParam("REQUEST_ID", req->envp);
+    if (nginx_id && request_id_ok(nginx_id))
+        return rr_arena_strdup(ctx->arena, nginx_id);
+    static unsigned long long counter;
+    return rr_arena_sprintf(ctx->arena, "w%d-%llu", (int)getpid(), ++counter);
 }
 
 static int hexval(int c)
@@ -246,7 +248,13 @@ static void set_rate_headers(rr_ctx_t *ctx, int remaining, int retry_after)
 static void run_in_tenant(rr_ctx_t *ctx)
 {
     const rr_route_t *route = ctx->route;
-    rr_tx_begin(ctx, ctx->tenant_id);
+    /* A GET reads: each of its queries runs in its own implicit, read-only
+     * transaction with the tenant set, in one round trip and with no
+     * BEGIN/COMMIT (RR_ROUTE_TRANSACTION asks for a real one). */
+    if (!strcmp(ctx->method, "GET") && !(route->flags & RR_ROUTE_TRANSACTION))
+        rr_tx_begin_reads(ctx, ctx->tenant_id);
+    else
+        rr_tx_begin(ctx, ctx->tenant_id);
     const char *idem = NULL;
     bool replayed = false;
     if ((route->flags & RR_ROUTE_IDEMPOTENT) && !strcmp(ctx->method, "POST"))
@@ -290,7 +298,7 @@ static void handle(rr_ctx_t *ctx, FCGX_Request *req, int slot)
     if (!ctx->method)
         ctx->method = "GET";
     copy_headers(ctx, req->envp);
-    ctx->request_id = new_request_id(ctx);
+    ctx->request_id = new_request_id(ctx, req);
     const char *q = uri ? strchr(uri, '?') : NULL;
     ctx->path = uri ? rr_arena_strndup(ctx->arena, uri, q ? (size_t)(q - uri) : strlen(uri)) : "/";
     rr_ctx_parse_query(ctx, q ? q + 1 : "");

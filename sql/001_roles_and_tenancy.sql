@@ -45,6 +45,8 @@ CREATE POLICY tenant_self ON realreach.tenants
 GRANT SELECT ON realreach.tenants TO realreach_app;
 
 -- The one timestamp format of the API: ISO 8601 in UTC with milliseconds.
+-- STABLE, like to_char: an IMMUTABLE SQL function over a STABLE body is
+-- never inlined, and would be parsed and planned on every call.
 CREATE FUNCTION realreach.iso(t timestamptz) RETURNS text
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    LANGUAGE sql STABLE PARALLEL SAFE
     AS $$ SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') $$;

@@ -92,6 +92,10 @@ typedef rr_rc_t (*rr_section_fn)(rr_ctx_t *ctx, json_t *params,
 /* The body is not read up front: the handler streams it with body_read()
  * (bulk ingest), up to REALREACH_MAX_STREAM_BODY bytes. */
 #define RR_ROUTE_STREAM_BODY 0x2u
+/* A GET runs each query in its own read-only implicit transaction (one round
+ * trip, no BEGIN/COMMIT). This flag gives a GET one real transaction instead:
+ * for cursors, or several reads that must see one snapshot. */
+#define RR_ROUTE_TRANSACTION 0x4u
 
 typedef struct rr_route_def {
     size_t size;          /* sizeof(rr_route_def_t) */
@@ -199,7 +203,8 @@ typedef struct rr_host_api {
                           size_t nfields);
 
     /* ---- database: runs inside the request's tenant transaction, which
-     * commits only if the response is 2xx/3xx. Parameters are text; NULL
+     * commits only if the response is 2xx/3xx (a GET without
+     * RR_ROUTE_TRANSACTION: each query alone, read-only). Parameters are text; NULL
      * entries are SQL NULL. Returns a result the caller PQclear()s, or NULL
      * on error (return RR_DB_ERROR and the host maps it). */
     PGresult *(*db_query)(rr_ctx_t *ctx, const char *sql, int nparams,
