@@ -29,6 +29,7 @@ typedef struct rr_stmt {
 struct rr_db {
     char *conninfo;
     PGconn *conn;
+    bool stale; /* the session's settings went bad (read-only database): reconnect */
     long long next_try_ms;
     rr_stmt_t stmts[RR_STMT_CACHE];
     int nstmts;
@@ -70,7 +71,22 @@ void rr_db_close(rr_db_t *db)
     free(db);
 }
 
-bool rr_db_ok(const rr_db_t *db) { return db->conn && PQstatus(db->conn) == CONNECTION_OK; }
+bool rr_db_ok(const rr_db_t *db)
+{
+    return db->conn && !db->stale && PQstatus(db->conn) == CONNECTION_OK;
+}
+
+/* A session opened while the database was read-only (or being shut down)
+ * stays that way after the cause is gone: such errors retire the
+ * connection, and the next request opens a fresh one. A read request's own
+ * read-only mode (tx_reads) is not such a cause. */
+static void retire_if_stale(rr_db_t *db, const char *sqlstate, bool own_read_only)
+{
+    if (!sqlstate)
+        return;
+    if ((!strcmp(sqlstate, "25006") && !own_read_only) || !strncmp(sqlstate, "57P", 3))
+        db->stale = true;
+}
 
 PGconn *rr_db_conn(rr_db_t *db) { return db->conn; }
 
@@ -90,6 +106,7 @@ bool rr_db_ensure(rr_db_t *db)
     if (db->conn) {
         PQfinish(db->conn);
         db->conn = NULL;
+        db->stale = false;
         stmt_cache_clear(db);
     } else if (now < db->next_try_ms) {
         return false;
@@ -136,6 +153,7 @@ static void record_error(rr_ctx_t *ctx, const PGresult *res)
         msg = PQerrorMessage(ctx->db->conn);
     snprintf(ctx->sqlstate, sizeof ctx->sqlstate, "%s", state ? state : "08006");
     ctx->db_error = rr_arena_strdup(ctx->arena, msg ? msg : "connection lost");
+    retire_if_stale(ctx->db, state, ctx->tx_reads);
     if (!rr_db_ok(ctx->db)) {
         ctx->db_lost = true;
         snprintf(ctx->sqlstate, sizeof ctx->sqlstate, "08006");
@@ -389,10 +407,10 @@ PGresult *rr_db_exec_plain(rr_db_t *db, const char *sql, int n, const char *cons
         r = rr_db_ensure(db) ? PQexecParams(db->conn, sql, n, NULL, params, NULL, NULL, 0) : NULL;
     }
     if (!r || !result_ok(r)) {
-        if (sqlstate) {
-            const char *s = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-            snprintf(sqlstate, 6, "%s", s ? s : "08006");
-        }
+        const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+        retire_if_stale(db, state, false);
+        if (sqlstate)
+            snprintf(sqlstate, 6, "%s", state ? state : "08006");
         rr_log(RR_LOG_WARN, "query failed: %s", r ? PQresultErrorMessage(r) : "no result");
         PQclear(r);
         return NULL;

@@ -199,7 +199,8 @@ static void reap(bool stopping)
             continue; /* "do not respawn": a plugin failed to load, or worse */
         }
         long long now = rr_now_ms();
-        if (now - last_crash_ms < 10000) {
+        /* the window grows with the delay, or a long backoff would reset itself */
+        if (now - last_crash_ms < 10000 + respawn_delay_ms) {
             if (++recent_crashes > 5)
                 respawn_delay_ms = respawn_delay_ms ? respawn_delay_ms * 2 : 500;
             if (respawn_delay_ms > 30000)
@@ -217,9 +218,29 @@ static void reap(bool stopping)
     }
 }
 
+static int count_alive_workers(void)
+{
+    int n = 0;
+    for (int i = 0; i < rr_shm->nslots; i++)
+        if (rr_shm->slots[i].pid && rr_shm->slots[i].kind == RR_PROC_WORKER &&
+            rr_shm->slots[i].generation == generation)
+            n++;
+    return n;
+}
+
 static void respawn_due(void)
 {
     long long now = rr_now_ms();
+    /* A crash loop on one route must not take the whole service down: one
+     * worker always comes back at once, the others wait out the backoff. */
+    if (count_alive_workers() == 0) {
+        for (int i = 0; i < npending; i++) {
+            if (pending[i].kind == RR_PROC_WORKER) {
+                pending[i].at_ms = now;
+                break;
+            }
+        }
+    }
     for (int i = 0; i < npending;) {
         if (pending[i].at_ms <= now) {
             int s = free_slot();

@@ -97,6 +97,7 @@ else
 fi
 
 stop_stack
+if [ "$MODE" = test ]; then say "pytest tests/faults (own stacks on 127.0.0.1:${RR_FAULTS_PORT:-18085})"; rc=0; RR_FAULTS_BUILD="$BUILD" timeout --foreground -k 30 "$SUITE_TIMEOUT" /usr/bin/python3 -m pytest -q tests/faults 8>&- || rc=$?; [ $rc = 0 ] || failures+=("fault tests (pytest exit $rc)"); fi
 
 if [ "$MODE" = test-asan ] && [ -f "$LOG" ]; then
   if tail -c +"$((log_off + 1))" "$LOG" | grep -q -e 'ERROR: AddressSanitizer' -e 'runtime error:'; then
