@@ -154,7 +154,7 @@ static void record_error(rr_ctx_t *ctx, const PGresult *res)
     snprintf(ctx->sqlstate, sizeof ctx->sqlstate, "%s", state ? state : "08006");
     ctx->db_error = rr_arena_strdup(ctx->arena, msg ? msg : "connection lost");
     retire_if_stale(ctx->db, state, ctx->tx_reads);
-    if (!rr_db_ok(ctx->db)) {
+    if (!ctx->db->conn || PQstatus(ctx->db->conn) != CONNECTION_OK) { /* lost, not merely stale */
         ctx->db_lost = true;
         snprintf(ctx->sqlstate, sizeof ctx->sqlstate, "08006");
     }
