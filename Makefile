@@ -44,7 +44,7 @@ $(BUILD)/core/sql_embedded.c: $(SQL_FILES) $(BUILD)/tools/embed
 	@mkdir -p $(dir $@)
 	$(BUILD)/tools/embed rr_core_sql $@ $(SQL_FILES)
 
-$(BUILD)/core/%.o: core/%.c core/rr.h include/realreach/plugin.h
+$(BUILD)/core/%.o: core/%.c $(wildcard core/*.h) include/realreach/plugin.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 

@@ -18,6 +18,7 @@ rr_config_t rr_cfg = {
     .workers = 0,
     .job_runners = 1,
     .request_timeout = 30,
+    .bulk_timeout = 3600,
     .key_cache_ttl = 5,
     .max_body = 64u * 1024 * 1024,
     .max_json_body = 1024u * 1024,
@@ -64,6 +65,9 @@ static int set_key(const char *key, const char *value)
     } else if (!strcmp(key, "REQUEST_TIMEOUT")) {
         if (parse_int(key, value, 1, 3600, &n)) return -1;
         rr_cfg.request_timeout = (int)n;
+    } else if (!strcmp(key, "BULK_TIMEOUT")) {
+        if (parse_int(key, value, 1, 86400, &n)) return -1;
+        rr_cfg.bulk_timeout = (int)n;
     } else if (!strcmp(key, "KEY_CACHE_TTL")) {
         if (parse_int(key, value, 0, 3600, &n)) return -1;
         rr_cfg.key_cache_ttl = (int)n;
@@ -151,7 +155,7 @@ int rr_config_load(void)
     if (file && *file && load_file(file))
         return -1;
     static const char *keys[] = {"DB", "ADMIN_DB", "SOCKET", "PLUGINS", "PIDFILE", "WORKERS",
-                                 "JOB_RUNNERS", "REQUEST_TIMEOUT", "KEY_CACHE_TTL", "MAX_BODY",
+                                 "JOB_RUNNERS", "REQUEST_TIMEOUT", "BULK_TIMEOUT", "KEY_CACHE_TTL", "MAX_BODY",
                                  "MAX_JSON_BODY", "MAX_STREAM_BODY", "MAX_JSON_DEPTH", "RATE_LIMIT", "RATE_BURST",
                                  "LOG_LEVEL"};
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {

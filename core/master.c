@@ -255,15 +255,17 @@ static void respawn_due(void)
 
 static void kill_stuck(void)
 {
-    long long limit = (long long)rr_cfg.request_timeout * 1000 + 1000;
     for (int i = 0; i < rr_shm->nslots; i++) {
+        /* +1 s: nginx's own timeout answers 504 first */
+        int secs = rr_shm->slots[i].bulk ? rr_cfg.bulk_timeout : rr_cfg.request_timeout;
+        long long limit = (long long)secs * 1000 + 1000;
         char route[96];
         long long busy;
         rr_proc_kind_t kind;
         pid_t pid = rr_scoreboard_peek(i, &busy, route, sizeof route, &kind, NULL);
         if (pid > 0 && kind == RR_PROC_WORKER && busy > limit && !rr_shm->slots[i].killed) {
             rr_log(RR_LOG_ERROR, "worker %d exceeded the %d s request limit on %s: killing it",
-                   (int)pid, rr_cfg.request_timeout, route);
+                   (int)pid, secs, route);
             rr_shm->slots[i].killed = 1; /* once; the slot keeps its route for the death log */
             kill(pid, SIGKILL);
         }

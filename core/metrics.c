@@ -48,11 +48,24 @@ static rr_metric_t *entry_for(const char *method, const char *route, int status)
     return NULL; /* table full: the request is served, just not counted */
 }
 
+/* The method label: one of the methods HTTP APIs use, else "OTHER". Never
+ * the client's text: a quote or newline in it would forge samples, and
+ * every distinct method (nginx passes any A-Z token) would take one of the
+ * RR_METRIC_ENTRIES series for good (caught by tests/fuzz/fuzz_fcgi.c). */
+static const char *method_label(const char *m)
+{
+    static const char *const known[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
+    for (size_t i = 0; m && i < sizeof known / sizeof *known; i++)
+        if (!strcmp(m, known[i]))
+            return known[i];
+    return "OTHER";
+}
+
 void rr_metrics_observe(const char *method, const char *route, int status, long long micros)
 {
     if (!rr_shm)
         return;
-    rr_metric_t *m = entry_for(method ? method : "-", route ? route : "unmatched", status);
+    rr_metric_t *m = entry_for(method_label(method), route ? route : "unmatched", status);
     if (!m)
         return;
     __atomic_fetch_add(&m->count, 1, __ATOMIC_RELAXED);

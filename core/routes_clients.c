@@ -391,3 +391,7 @@ void rr_routes_clients_register(void)
     for (size_t i = 0; i < sizeof defs / sizeof *defs; i++)
         rr_router_add(&defs[i], "core");
 }
+
+/* The client-restriction rule for other route files (bulk ingest): 403
+ * when the key is restricted to another client of the tenant. */
+rr_rc_t rr_client_allowed(rr_ctx_t *ctx, int64_t client_id) { return client_allowed(ctx, client_id); }

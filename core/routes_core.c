@@ -89,4 +89,5 @@ void rr_routes_core_register(void)
     rr_routes_clients_register();
     rr_routes_keys_register();
     rr_routes_jobs_register();
+    rr_routes_ingest_register();
 }

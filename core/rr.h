@@ -36,6 +36,7 @@ typedef struct rr_config {
     int workers;           /* REALREACH_WORKERS (default 2 x cores) */
     int job_runners;       /* REALREACH_JOB_RUNNERS (default 1) */
     int request_timeout;   /* REALREACH_REQUEST_TIMEOUT seconds (default 30) */
+    int bulk_timeout;      /* REALREACH_BULK_TIMEOUT seconds for streamed bulk routes (default 3600) */
     int key_cache_ttl;     /* REALREACH_KEY_CACHE_TTL seconds (default 5) */
     size_t max_body;       /* REALREACH_MAX_BODY bytes (default 64 MiB) */
     size_t max_json_body;  /* REALREACH_MAX_JSON_BODY bytes (default 1 MiB) */
@@ -332,6 +333,8 @@ void rr_scoreboard_claim(int slot, pid_t pid, rr_proc_kind_t kind, int generatio
 void rr_scoreboard_release(int slot);
 void rr_scoreboard_busy(int slot, const char *route, const char *request_id);
 void rr_scoreboard_idle(int slot);
+/* The request in slot streams a bulk body: it gets REALREACH_BULK_TIMEOUT. */
+void rr_scoreboard_bulk(int slot);
 /* Master: returns the pid of slot i and how long it has been busy (ms, or
  * -1 if idle); route copied into buf. */
 pid_t rr_scoreboard_peek(int slot, long long *busy_ms, char *route, size_t cap,

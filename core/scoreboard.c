@@ -86,6 +86,13 @@ void rr_scoreboard_idle(int slot)
     if (!rr_shm || slot < 0 || slot >= rr_shm->nslots)
         return;
     __atomic_store_n(&rr_shm->slots[slot].busy_since_ms, 0, __ATOMIC_RELEASE);
+    rr_shm->slots[slot].bulk = 0;
+}
+
+void rr_scoreboard_bulk(int slot)
+{
+    if (rr_shm && slot >= 0 && slot < rr_shm->nslots)
+        rr_shm->slots[slot].bulk = 1;
 }
 
 pid_t rr_scoreboard_peek(int slot, long long *busy_ms, char *route, size_t cap,

@@ -21,6 +21,7 @@ typedef struct rr_slot {
     int generation;
     long long busy_since_ms; /* 0 = idle */
     int killed;              /* the master killed it for the time limit */
+    int bulk;                /* streaming a bulk body: the longer limit applies */
     char route[96];
     char request_id[40];
 } rr_slot_t;

@@ -308,6 +308,7 @@ static void handle(rr_ctx_t *ctx, FCGX_Request *req, int slot)
                                    &ctx->nparams, &allow);
     rr_scoreboard_busy(slot, ctx->route ? ctx->route->path : ctx->path, ctx->request_id);
     if (ctx->route && (ctx->route->flags & RR_ROUTE_STREAM_BODY)) {
+        rr_scoreboard_bulk(slot);
         if (!stream_body(ctx, req))
             return;
     } else if (!read_body(ctx, req)) {

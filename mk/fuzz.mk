@@ -31,15 +31,19 @@ FUZZ_HFLAGS  := -Wall -Wextra -Werror -Wno-unused-parameter -Itests/fuzz
 FUZZ_CORE_SRC := $(filter-out core/main.c,$(wildcard core/*.c))
 FUZZ_CORE_OBJ := $(patsubst core/%.c,$(FUZZ_BUILD)/core/%.o,$(FUZZ_CORE_SRC)) \
                  $(FUZZ_BUILD)/core/sql_embedded.o
-FUZZ_NAMES    := $(sort $(patsubst tests/fuzz/fuzz_%.c,%,$(filter-out tests/fuzz/fuzz_common.c,$(wildcard tests/fuzz/fuzz_*.c))))
+# every tests/fuzz/fuzz_<name>.c whose "fuzz-requires:" functions exist
+FUZZ_NAMES    := $(sort $(shell bash tests/fuzz/harnesses.sh))
 FUZZ_BINS     := $(patsubst %,$(FUZZ_BUILD)/fuzz_%,$(FUZZ_NAMES))
 FUZZ_HEADERS  := $(wildcard core/*.h) include/realreach/plugin.h
 
 .PHONY: fuzz fuzz-smoke fuzz-build fuzz-deps fuzz-clean
+# objects reached only through the pattern rules: keep them between builds
+.SECONDARY: $(FUZZ_CORE_OBJ) $(FUZZ_BUILD)/fuzz_common.o
 
 $(FUZZ_BUILD)/core/%.o: core/%.c $(FUZZ_HEADERS)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -c -o $@ $<
+	@echo "  CC-FUZZ $<"
+	@$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -c -o $@ $<
 
 $(FUZZ_BUILD)/core/sql_embedded.o: $(BUILD)/core/sql_embedded.c
 	@mkdir -p $(dir $@)
@@ -51,7 +55,8 @@ $(FUZZ_BUILD)/fuzz_common.o: tests/fuzz/fuzz_common.c tests/fuzz/fuzz_common.h $
 
 $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_BUILD)/fuzz_common.o $(FUZZ_CORE_OBJ) tests/fuzz/fuzz_common.h
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_HFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $< \
+	@echo "  LD-FUZZ $@"
+	@$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_HFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $< \
 	    $(FUZZ_BUILD)/fuzz_common.o $(FUZZ_CORE_OBJ) $(LIBS) -lpthread
 
 # clang, compiler-rt (libFuzzer, sanitizers) and llvm-symbolizer come from
@@ -63,10 +68,10 @@ fuzz-build: fuzz-deps
 	@$(MAKE) --no-print-directory $(FUZZ_BINS)
 
 fuzz: fuzz-build
-	@bash tests/fuzz/run.sh fuzz '$(FUZZ_BUILD)' '$(FUZZ_SECONDS)' '$(FUZZ)'
+	@bash tests/fuzz/run.sh fuzz '$(FUZZ_BUILD)' '$(FUZZ_SECONDS)' '$(or $(FUZZ),$(FUZZ_NAMES))'
 
 fuzz-smoke: fuzz-build
-	@bash tests/fuzz/run.sh smoke '$(FUZZ_BUILD)' '$(FUZZ_SMOKE_SECONDS)' '$(FUZZ)'
+	@bash tests/fuzz/run.sh smoke '$(FUZZ_BUILD)' '$(FUZZ_SMOKE_SECONDS)' '$(or $(FUZZ),$(FUZZ_NAMES))'
 
 fuzz-clean:
 	rm -rf $(FUZZ_BUILD)

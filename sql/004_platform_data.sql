@@ -2,14 +2,30 @@
 -- platform user per tenant, shared by every analysis), follower snapshots,
 -- account count series, posts with their metric observations, engagements.
 -- Missing platform fields stay NULL: an unknown count is not zero.
+--
+-- Written by bulk ingest (core/ingest_*.c) at COPY speed: rows are COPYed
+-- into a temporary staging table and merged set-wise. Two choices follow
+-- from that and differ from the other core tables:
+--   * the hottest tables (profiles, snapshot members) carry no foreign key
+--     to realreach.tenants: row-level security's WITH CHECK already pins
+--     tenant_id to the authenticated tenant, and a per-row RI check doubled
+--     the cost of loading a million followers;
+--   * snapshot membership is stored in chunks of up to 10,000 profile ids
+--     (realreach.snapshot_chunks), and read through the view
+--     realreach.snapshot_followers, one row per member. A row per member
+--     with its two indexes cost more than the profiles themselves.
 
 CREATE TABLE realreach.profiles (
-    tenant_id           bigint NOT NULL REFERENCES realreach.tenants (id),
+    tenant_id           bigint NOT NULL,
     id                  bigint GENERATED ALWAYS AS IDENTITY,
-    platform            text NOT NULL CHECK (platform IN ('x', 'instagram', 'tiktok', 'facebook', 'youtube', 'linkedin')),
+    -- COLLATE "C" here and on external_id: the unique index compares them
+    -- for every row a bulk ingest inserts; byte order is all they need
+    platform            text COLLATE "C" NOT NULL CHECK (platform IN ('x', 'instagram', 'tiktok', 'facebook', 'youtube', 'linkedin')),
     -- the platform's user id; for sources that give only a handle
-    -- (Instagram exports, TikTok follower lists) '@' || lower(handle)
-    external_id         text NOT NULL CHECK (length(external_id) BETWEEN 1 AND 100),
+    -- (Instagram exports, TikTok follower lists) '@' || lower(handle), until
+    -- a source with the real id names the same handle (ingest then moves the
+    -- profile to its real id, keeping its row and memberships)
+    external_id         text COLLATE "C" NOT NULL CHECK (length(external_id) BETWEEN 1 AND 100),
     handle              text CHECK (length(handle) <= 100),
     name                text CHECK (length(name) <= 200),
     bio                 text CHECK (length(bio) <= 2000),
@@ -27,46 +43,79 @@ CREATE TABLE realreach.profiles (
     verified            boolean,
     protected           boolean,
     last_post_at        timestamptz,
-    observed_at         timestamptz,  -- when the fields above were true
+    -- when the fields above were true: the latest observation merged in
+    -- (a NULL field of a newer observation keeps the older value; an older
+    -- observation only fills fields still NULL). NULL for a bare profile
+    -- known only by its id (an id-only follower list).
+    observed_at         timestamptz,
+    created_at          timestamptz NOT NULL DEFAULT now(),
     updated_at          timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (tenant_id, id),
     UNIQUE (tenant_id, platform, external_id)
 );
-CREATE INDEX profiles_by_handle ON realreach.profiles (tenant_id, platform, lower(handle));
+-- Handle lookups link handle-only sources to profiles known by id; only the
+-- platforms that have such sources need it.
+CREATE INDEX profiles_by_handle ON realreach.profiles (tenant_id, platform, lower(handle))
+    WHERE platform IN ('instagram', 'tiktok');
 
 -- One complete follower list of an account as observed at observed_at.
 -- Sent in one request or in parts (open → parts in order → complete);
--- analyses read only complete snapshots; an open one expires.
+-- analyses read only complete snapshots (the view snapshot_followers shows
+-- only those). An open snapshot not touched for 24 hours is expired: its
+-- state reads 'expired' (realreach.snapshot_state) and its rows are purged
+-- when the account's next snapshot is opened.
 CREATE TABLE realreach.follower_snapshots (
-    tenant_id    bigint NOT NULL,
-    id           bigint GENERATED ALWAYS AS IDENTITY,
-    account_id   bigint NOT NULL,
-    observed_at  timestamptz NOT NULL,
-    state        text NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'complete', 'expired')),
-    format       text,
-    parts        integer NOT NULL DEFAULT 0,
-    followers    bigint NOT NULL DEFAULT 0,  -- members stored so far
-    created_at   timestamptz NOT NULL DEFAULT now(),
-    completed_at timestamptz,
-    expires_at   timestamptz NOT NULL DEFAULT now() + interval '24 hours',
+    tenant_id     bigint NOT NULL,
+    id            bigint GENERATED ALWAYS AS IDENTITY,
+    account_id    bigint NOT NULL,
+    observed_at   timestamptz NOT NULL,
+    state         text NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'complete')),
+    parts         integer NOT NULL DEFAULT 0,
+    received      bigint NOT NULL DEFAULT 0,  -- rows sent, over all parts
+    rejected      bigint NOT NULL DEFAULT 0,  -- rows skipped as invalid (on_error=skip)
+    duplicates    bigint NOT NULL DEFAULT 0,  -- rows naming a profile listed before
+    followers     bigint NOT NULL DEFAULT 0,  -- members stored
+    next_position bigint NOT NULL DEFAULT 0,
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    updated_at    timestamptz NOT NULL DEFAULT now(),
+    completed_at  timestamptz,
+    expires_at    timestamptz NOT NULL DEFAULT now() + interval '24 hours',
     PRIMARY KEY (tenant_id, id),
     FOREIGN KEY (tenant_id, account_id) REFERENCES realreach.accounts (tenant_id, id) ON DELETE CASCADE
 );
 CREATE INDEX follower_snapshots_by_account ON realreach.follower_snapshots (tenant_id, account_id, observed_at);
 
--- Membership in platform order: position 0 is the first listed (the newest
--- follower on every platform that orders its list).
-CREATE TABLE realreach.snapshot_followers (
-    tenant_id   bigint NOT NULL,
-    snapshot_id bigint NOT NULL,
-    position    bigint NOT NULL CHECK (position >= 0),
-    profile_id  bigint NOT NULL,
-    followed_at timestamptz,  -- when the source says the follow happened (IG exports)
-    PRIMARY KEY (tenant_id, snapshot_id, position),
-    UNIQUE (tenant_id, snapshot_id, profile_id),
-    FOREIGN KEY (tenant_id, snapshot_id) REFERENCES realreach.follower_snapshots (tenant_id, id) ON DELETE CASCADE,
-    FOREIGN KEY (tenant_id, profile_id) REFERENCES realreach.profiles (tenant_id, id)
+-- Membership in platform order, up to 10,000 members per row: element k
+-- (1-based) of profile_ids is at position first_position + k - 1 (position
+-- 0 is the first listed: the newest follower on every platform that orders
+-- its list). A NULL element is a slot freed when completing a snapshot sent
+-- in parts found the profile listed earlier. followed_at, when not NULL,
+-- runs parallel to profile_ids (Instagram exports give follow times).
+CREATE TABLE realreach.snapshot_chunks (
+    tenant_id      bigint NOT NULL,
+    snapshot_id    bigint NOT NULL,
+    part           integer NOT NULL CHECK (part >= 1),
+    chunk          integer NOT NULL CHECK (chunk >= 0),
+    first_position bigint NOT NULL CHECK (first_position >= 0),
+    profile_ids    bigint[] NOT NULL,
+    followed_at    timestamptz[],
+    PRIMARY KEY (tenant_id, snapshot_id, part, chunk),
+    FOREIGN KEY (tenant_id, snapshot_id) REFERENCES realreach.follower_snapshots (tenant_id, id) ON DELETE CASCADE
 );
+
+-- What an analysis reads: the members of complete snapshots, one row each.
+CREATE VIEW realreach.snapshot_followers WITH (security_invoker = true) AS
+    SELECT c.tenant_id, c.snapshot_id, c.first_position + m.ord - 1 AS position,
+           m.profile_id, m.followed_at
+      FROM realreach.snapshot_chunks c
+      JOIN realreach.follower_snapshots s ON s.tenant_id = c.tenant_id AND s.id = c.snapshot_id
+     CROSS JOIN LATERAL unnest(c.profile_ids, c.followed_at) WITH ORDINALITY AS m (profile_id, followed_at, ord)
+     WHERE s.state = 'complete' AND m.profile_id IS NOT NULL;
+
+-- The state a client sees: an open snapshot past its expiry is expired.
+CREATE FUNCTION realreach.snapshot_state(state text, expires_at timestamptz) RETURNS text
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$ SELECT CASE WHEN state = 'open' AND expires_at <= now() THEN 'expired' ELSE state END $$;
 
 -- Follower/following/post counts of an account over time.
 CREATE TABLE realreach.account_metrics (
@@ -84,7 +133,7 @@ CREATE TABLE realreach.posts (
     tenant_id    bigint NOT NULL,
     id           bigint GENERATED ALWAYS AS IDENTITY,
     account_id   bigint NOT NULL,
-    external_id  text NOT NULL CHECK (length(external_id) BETWEEN 1 AND 100),
+    external_id  text COLLATE "C" NOT NULL CHECK (length(external_id) BETWEEN 1 AND 100),
     published_at timestamptz NOT NULL,
     type         text CHECK (type IN ('text', 'image', 'video', 'carousel', 'reel', 'story', 'link', 'other')),
     text         text CHECK (length(text) <= 10000),
@@ -126,7 +175,8 @@ CREATE TABLE realreach.engagements (
     kind        text NOT NULL CHECK (kind IN ('like', 'comment', 'share', 'mention', 'reply')),
     occurred_at timestamptz,
     text        text CHECK (length(text) <= 10000),
-    external_id text CHECK (length(external_id) <= 100),  -- the comment's id, where given
+    external_id text COLLATE "C" CHECK (length(external_id) <= 100),  -- the comment's id, where given
+    created_at  timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (tenant_id, id),
     FOREIGN KEY (tenant_id, post_id) REFERENCES realreach.posts (tenant_id, id) ON DELETE CASCADE,
     FOREIGN KEY (tenant_id, profile_id) REFERENCES realreach.profiles (tenant_id, id)
@@ -138,7 +188,7 @@ CREATE INDEX engagements_by_profile ON realreach.engagements (tenant_id, profile
 DO $$
 DECLARE t text;
 BEGIN
-    FOREACH t IN ARRAY ARRAY['profiles', 'follower_snapshots', 'snapshot_followers', 'account_metrics',
+    FOREACH t IN ARRAY ARRAY['profiles', 'follower_snapshots', 'snapshot_chunks', 'account_metrics',
                              'posts', 'post_metrics', 'engagements'] LOOP
         EXECUTE format('ALTER TABLE realreach.%I ENABLE ROW LEVEL SECURITY', t);
         EXECUTE format('ALTER TABLE realreach.%I FORCE ROW LEVEL SECURITY', t);
@@ -149,3 +199,6 @@ BEGIN
     END LOOP;
 END
 $$;
+GRANT SELECT ON realreach.snapshot_followers TO realreach_app;
+-- Ingest draws new profiles' ids while it stages them (core/ingest_merge.c).
+GRANT USAGE ON SEQUENCE realreach.profiles_id_seq TO realreach_app;

@@ -36,22 +36,14 @@ const char *const aud_feature_names[AUD_NF] = {
  * (few followers, few posts, young, default avatar, empty profile, following
  * far more than followed, machine-made handles), not from this data set. */
 const int aud_feature_monotone[AUD_NF] = {
-    [AUD_F_FOLLOWERS] = -1,
-    [AUD_F_FOLLOWING] = 0,
-    [AUD_F_POSTS] = -1,
-    [AUD_F_LIKES] = -1,
-    [AUD_F_LISTED] = -1,
-    [AUD_F_RATIO] = +1,
-    [AUD_F_AGE] = -1,
-    [AUD_F_POSTS_PER_DAY] = 0,
-    [AUD_F_FOLLOW_PER_DAY] = 0,
-    [AUD_F_DEFAULT_AVATAR] = +1,
-    [AUD_F_HAS_NAME] = -1,
-    [AUD_F_HAS_BIO] = -1,
-    [AUD_F_HAS_URL] = -1,
-    [AUD_F_HAS_LOCATION] = -1,
-    [AUD_F_HANDLE_LEN] = 0,
-    [AUD_F_HANDLE_DIGITS] = +1,
+    [AUD_F_FOLLOWERS] = -1,     [AUD_F_FOLLOWING] = 0,
+    [AUD_F_POSTS] = -1,         [AUD_F_LIKES] = -1,
+    [AUD_F_LISTED] = -1,        [AUD_F_RATIO] = +1,
+    [AUD_F_AGE] = -1,           [AUD_F_POSTS_PER_DAY] = 0,
+    [AUD_F_FOLLOW_PER_DAY] = 0, [AUD_F_DEFAULT_AVATAR] = +1,
+    [AUD_F_HAS_NAME] = -1,      [AUD_F_HAS_BIO] = -1,
+    [AUD_F_HAS_URL] = -1,       [AUD_F_HAS_LOCATION] = -1,
+    [AUD_F_HANDLE_LEN] = 0,     [AUD_F_HANDLE_DIGITS] = +1,
 };
 
 void aud_profile_init(aud_profile_t *p)
@@ -62,7 +54,10 @@ void aud_profile_init(aud_profile_t *p)
     p->default_avatar = p->verified = -1;
 }
 
-static float log_count(double n) { return isnan(n) ? NAN : (float)log1p(n < 0 ? 0 : n); }
+static float log_count(double n)
+{
+    return isnan(n) ? NAN : (float)log1p(n < 0 ? 0 : n);
+}
 
 /* A text field that only holds white space counts as empty. */
 static float present(const char *s)
@@ -75,7 +70,10 @@ static float present(const char *s)
     return 0.0f;
 }
 
-static float flag(int v) { return v < 0 ? NAN : (float)(v != 0); }
+static float flag(int v)
+{
+    return v < 0 ? NAN : (float)(v != 0);
+}
 
 /* Characters (not bytes) of a UTF-8 handle, without a leading '@'. */
 static void handle_shape(const char *h, float *len, float *digits)

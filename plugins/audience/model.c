@@ -11,6 +11,7 @@
 #include "scoring.h"
 
 #include <math.h>
+#include <stdbool.h>
 
 double aud_sigmoid(double margin)
 {
@@ -35,9 +36,27 @@ static double node_eval(const aud_node_t *nodes, int32_t i, const float x[AUD_NF
     }
 }
 
+static bool all_known(const float x[AUD_NF])
+{
+    for (int f = 0; f < AUD_NF; f++)
+        if (isnan(x[f]))
+            return false;
+    return true;
+}
+
 double aud_model_margin(const aud_model_t *m, const float x[AUD_NF])
 {
     double margin = m->base_margin;
+    if (m->flat && all_known(x)) {
+        for (int t = 0; t < m->ntrees; t++) {
+            const aud_flat_tree_t *ft = &m->flat[t];
+            int i = 0;
+            for (int d = 0; d < AUD_FLAT_DEPTH; d++)
+                i = 2 * i + 1 + (x[ft->feature[i]] >= ft->threshold[i]);
+            margin += ft->value[i];
+        }
+        return margin;
+    }
     for (int t = 0; t < m->ntrees; t++)
         margin += node_eval(m->nodes, m->roots[t], x);
     return margin;
@@ -47,8 +66,8 @@ double aud_model_margin(const aud_model_t *m, const float x[AUD_NF])
  * each known split's feature with the change of the expected value. The
  * value of an internal node is the weighted mean of its children, so the
  * credits of a tree add up to its output minus its root's value. */
-static void node_contrib(const aud_node_t *nodes, int32_t i, double weight,
-                         const float x[AUD_NF], double contrib[AUD_NF])
+static void node_contrib(const aud_node_t *nodes, int32_t i, double weight, const float x[AUD_NF],
+                         double contrib[AUD_NF])
 {
     for (;;) {
         const aud_node_t *n = &nodes[i];
@@ -71,6 +90,18 @@ void aud_model_contrib(const aud_model_t *m, const float x[AUD_NF], double contr
 {
     for (int f = 0; f < AUD_NF; f++)
         contrib[f] = 0;
+    if (m->flat && all_known(x)) {
+        for (int t = 0; t < m->ntrees; t++) {
+            const aud_flat_tree_t *ft = &m->flat[t];
+            int i = 0;
+            for (int d = 0; d < AUD_FLAT_DEPTH; d++) {
+                int next = 2 * i + 1 + (x[ft->feature[i]] >= ft->threshold[i]);
+                contrib[ft->feature[i]] += ft->value[next] - ft->value[i];
+                i = next;
+            }
+        }
+        return;
+    }
     for (int t = 0; t < m->ntrees; t++)
         node_contrib(m->nodes, m->roots[t], 1.0, x, contrib);
 }

@@ -77,6 +77,17 @@ typedef struct aud_node {
     float left_share;
 } aud_node_t;
 
+/* The same trees as complete binary trees of depth 3 (a leaf above the
+ * bottom is padded with splits that always go left): evaluated without
+ * branches when every feature is known, the hot path of an audit. */
+#define AUD_FLAT_DEPTH 3
+#define AUD_FLAT_INNER 7 /* 2^3 - 1 */
+typedef struct aud_flat_tree {
+    int16_t feature[AUD_FLAT_INNER];
+    float threshold[AUD_FLAT_INNER];
+    float value[2 * AUD_FLAT_INNER + 1]; /* inner nodes 0..6, leaves 7..14 */
+} aud_flat_tree_t;
+
 typedef struct aud_model {
     const char *version;
     double base_margin;
@@ -84,7 +95,8 @@ typedef struct aud_model {
     const int32_t *roots; /* ntrees root indices into nodes */
     const aud_node_t *nodes;
     int nnodes;
-    const float *importance; /* AUD_NF gain shares, summing to 1 */
+    const float *importance;     /* AUD_NF gain shares, summing to 1 */
+    const aud_flat_tree_t *flat; /* ntrees of them, or NULL (deeper trees) */
 } aud_model_t;
 
 /* The trained model the plugin uses (generated: model_params.c). */
@@ -109,7 +121,7 @@ typedef enum aud_class {
 } aud_class_t;
 #define AUD_NCLASSES 4
 extern const char *const aud_class_names[AUD_NCLASSES]; /* "genuine", ... */
-int aud_class_parse(const char *s); /* -1 if not a class name */
+int aud_class_parse(const char *s);                     /* -1 if not a class name */
 
 /* Decision thresholds (documented in README.md; fixed a priori, not tuned
  * on the evaluation folds). */
@@ -121,7 +133,7 @@ int aud_class_parse(const char *s); /* -1 if not a class name */
 
 /* Reason codes: stable names in the API ("code"), text for people. */
 typedef enum aud_reason_code {
-    AUD_R_RATIO,          /* following many while followed by few */
+    AUD_R_RATIO, /* following many while followed by few */
     AUD_R_FEW_FOLLOWERS,
     AUD_R_NEVER_POSTED,
     AUD_R_FEW_POSTS,
@@ -140,13 +152,13 @@ typedef enum aud_reason_code {
     AUD_R_HANDLE_SHAPE,   /* handle length */
     AUD_R_MASS_FOLLOWER,  /* following > 1,500 */
     AUD_R_NO_RECENT_POSTS,
-    AUD_R_LOW_ACTIVITY,   /* almost no activity over the account's life */
-    AUD_R_MISSING_DATA,   /* fields unknown: lower confidence */
+    AUD_R_LOW_ACTIVITY, /* almost no activity over the account's life */
+    AUD_R_MISSING_DATA, /* fields unknown: lower confidence */
     AUD_NREASONS
 } aud_reason_code_t;
 extern const char *const aud_reason_names[AUD_NREASONS];
 
-#define AUD_MAX_REASONS 5
+#define AUD_MAX_REASONS 7
 #define AUD_REASON_TEXT 112
 
 typedef struct aud_reason {
@@ -201,17 +213,17 @@ typedef struct aud_point {
 } aud_point_t;
 
 typedef struct aud_burst {
-    double start, end;  /* the window: last observation before, observation after */
-    double gained;      /* followers gained in the window */
-    double expected;    /* what the weekly pattern and trend predicted */
-    double excess;      /* gained - expected */
-    double z;           /* robust z-score of the largest day in the window */
+    double start, end; /* the window: last observation before, observation after */
+    double gained;     /* followers gained in the window */
+    double expected;   /* what the weekly pattern and trend predicted */
+    double excess;     /* gained - expected */
+    double z;          /* robust z-score of the largest day in the window */
     double followers_before, followers_after; /* counts at start and end */
-    int days;           /* days in the window */
+    int days;                                 /* days in the window */
 } aud_burst_t;
 
-#define AUD_BURST_MIN_DAYS 8 /* daily deltas needed before anything is judged */
-#define AUD_BURST_Z 3.5      /* modified z-score threshold (Iglewicz-Hoaglin) */
+#define AUD_BURST_MIN_DAYS 8    /* daily deltas needed before anything is judged */
+#define AUD_BURST_Z 3.5         /* modified z-score threshold (Iglewicz-Hoaglin) */
 #define AUD_BURST_MIN_ABS 100.0 /* a jump smaller than this is never a burst */
 #define AUD_BURST_MIN_REL 0.01  /* ... nor one below 1 % of the followers */
 
@@ -240,11 +252,11 @@ typedef struct aud_order_window {
 typedef struct aud_order_segment {
     int64_t first_pos, last_pos; /* oldest, newest member (first_pos >= last_pos) */
     int64_t size, fakes;
-    double not_before;       /* every follow in it happened after this ... */
-    double newest_not_before; /* ... and its newest after this (tighter) */
-    double created_median;   /* of its members' accounts */
-    double created_iqr_days; /* spread of their creation dates */
-    double baseline_fake_share;  /* the list's typical window */
+    double not_before;          /* every follow in it happened after this ... */
+    double newest_not_before;   /* ... and its newest after this (tighter) */
+    double created_median;      /* of its members' accounts */
+    double created_iqr_days;    /* spread of their creation dates */
+    double baseline_fake_share; /* the list's typical window */
     double baseline_iqr_days;
 } aud_order_segment_t;
 

@@ -89,14 +89,28 @@ def b_objects(tenant_b):
     assert job.status_code == 202, job.text
     label = tenant_b.write.put("/v1/accounts/%d/labels/%s" % (tenant_b.account_id, B_LABEL))
     assert label.status_code in (200, 201), label.text
+    snap = tenant_b.write.post("/v1/accounts/%d/followers" % tenant_b.account_id,
+                               data=b'[{"id": "b-follower", "screen_name": "b_main_fan"}]',
+                               headers={"Content-Type": "application/json"})
+    assert snap.status_code == 201, snap.text
+    post = tenant_b.write.post("/v1/accounts/%d/posts" % tenant_b.account_id,
+                               data=b'[{"id": "b-post", "created_at": "2025-01-01T00:00:00Z"}]',
+                               headers={"Content-Type": "application/json"})
+    assert post.status_code == 201, post.text
+    posts = tenant_b.read.get("/v1/accounts/%d/posts" % tenant_b.account_id).json()["items"]
     ids = {
+        "snapshot_id": snap.json()["snapshot"]["id"],
+        "post_id": posts[0]["id"],
         "client_id": tenant_b.client_id,
         "account_id": tenant_b.account_id,
         "key_id": keys[0]["id"],
         "job_id": job.json()["id"],
         "label": B_LABEL,          # a name, not an id: A may use the same name
     }
-    markers = ["B main brand", "B second brand", "b_main", "b_second"]
+    from test_audience import audit_of  # the audience plugin's objects
+    audit = audit_of(tenant_b, ["b-secret-follower"])
+    ids["audit_id"] = ids["other_audit_id"] = audit["id"]
+    markers = ["B main brand", "B second brand", "b_main", "b_second", "b-secret-follower"]
     markers += [k["public_id"] for k in keys]
     return ids, markers
 

@@ -16,13 +16,12 @@
 
 /* An invariant the code under test must keep: a failed one is a finding,
  * reported like a crash (with the input saved by libFuzzer). */
-#define FUZZ_CHECK(cond)                                                             \
-    do {                                                                             \
-        if (!(cond)) {                                                               \
-            fprintf(stderr, "fuzz: invariant failed at %s:%d: %s\n", __FILE__, __LINE__, \
-                    #cond);                                                          \
-            abort();                                                                 \
-        }                                                                            \
+#define FUZZ_CHECK(cond)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "fuzz: invariant failed at %s:%d: %s\n", __FILE__, __LINE__, #cond);   \
+            abort();                                                                               \
+        }                                                                                          \
     } while (0)
 
 /* Quiet log, default limits, core routes registered, shared memory mapped.

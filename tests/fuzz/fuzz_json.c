@@ -22,8 +22,8 @@
 
 #include <string.h>
 
-static const char *const platforms[] = {"x", "instagram", "tiktok", "facebook", "youtube",
-                                        "linkedin", NULL};
+static const char *const platforms[] = {"x",       "instagram", "tiktok", "facebook",
+                                        "youtube", "linkedin",  NULL};
 static const char *const relations[] = {"own", "competitor", NULL};
 static const char *const scopes[] = {"read", "write", "admin", NULL};
 
@@ -82,9 +82,10 @@ static const struct {
               {key_fields, N(key_fields)},
               {all_fields, N(all_fields)}};
 
-static const char *const ctypes[] = {"application/json", "application/json; charset=utf-8",
-                                     " APPLICATION/JSON", "application/jsonx", "text/plain",
-                                     NULL /* no header */, "application/json ", ""};
+static const char *const ctypes[] = {"application/json",  "application/json; charset=utf-8",
+                                     " APPLICATION/JSON", "application/jsonx",
+                                     "text/plain",        NULL /* no header */,
+                                     "application/json ", ""};
 
 static int depth_of(json_t *j)
 {
@@ -92,7 +93,8 @@ static int depth_of(json_t *j)
     if (json_is_object(j)) {
         const char *k;
         json_t *v;
-        json_object_foreach(j, k, v) {
+        json_object_foreach(j, k, v)
+        {
             int d = depth_of(v);
             if (d > best)
                 best = d;
@@ -102,7 +104,8 @@ static int depth_of(json_t *j)
     if (json_is_array(j)) {
         size_t i;
         json_t *v;
-        json_array_foreach(j, i, v) {
+        json_array_foreach(j, i, v)
+        {
             int d = depth_of(v);
             if (d > best)
                 best = d;
@@ -137,7 +140,8 @@ static void check_accepted(json_t *obj, const rr_field_t *f, size_t n, int patch
 {
     const char *k;
     json_t *v;
-    json_object_foreach(obj, k, v) {
+    json_object_foreach(obj, k, v)
+    {
         const rr_field_t *d = field_for(f, n, k);
         FUZZ_CHECK(d && !(d->flags & RR_F_READONLY));
         if (json_is_null(v)) {

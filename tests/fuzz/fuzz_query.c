@@ -63,8 +63,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     const rr_route_t *route = NULL;
     const char *allow = NULL;
-    rr_match_t m = rr_router_match(ctx.method, ctx.path, arena, &route, ctx.params, &ctx.nparams,
-                                   &allow);
+    rr_match_t m =
+        rr_router_match(ctx.method, ctx.path, arena, &route, ctx.params, &ctx.nparams, &allow);
     if (m == RR_MATCH_OK) {
         FUZZ_CHECK(route != NULL);
         FUZZ_CHECK(!strcmp(route->method, ctx.method));

@@ -7,10 +7,14 @@
 #                                        inputs, then fuzz SECONDS from a
 #                                        scratch copy (what CI runs)
 #
-# names: comma-separated harness names (default: every BUILD/fuzz_<name>).
+# names: harness names, comma- or space-separated (default: every
+# BUILD/fuzz_<name>).
 # Prints one line per harness (executions, seconds, coverage, result) and a
 # closing "fuzz: N passed, N failed"; exits non-zero if any harness failed.
 set -uo pipefail
+# All in one function: bash parses it whole before running, so an edit of
+# this file during a long run cannot derail that run.
+main() {
 cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 1
 
 mode=${1:?mode: fuzz or smoke}
@@ -33,7 +37,7 @@ max_len() {
 
 names=()
 if [ -n "$only" ]; then
-  IFS=',' read -r -a names <<<"$only"
+  IFS=', ' read -r -a names <<<"$only"
 else
   for b in "$build"/fuzz_*; do
     [ -x "$b" ] && [ -f "$b" ] || continue
@@ -116,3 +120,6 @@ echo "fuzz ($mode, ${seconds}s per harness):"
 printf '  %s\n' "${summary[@]}"
 echo "fuzz: $passed passed, $failed failed"
 [ $failed -eq 0 ]
+}
+main "$@"
+exit $?

@@ -1,0 +1,670 @@
+/*
+ * Follower snapshots: one complete follower list of an account as observed
+ * at a time, in the platform's order (newest first).
+ *
+ *   POST /v1/accounts/{account_id}/followers            the whole list in one body
+ *   POST /v1/accounts/{account_id}/snapshots            open one for parts
+ *   POST /v1/accounts/{account_id}/snapshots/{id}/parts?part=N   append part N (1, 2, ...)
+ *   POST /v1/accounts/{account_id}/snapshots/{id}/complete       make it visible
+ *   GET  /v1/accounts/{account_id}/snapshots[/{id}[/followers]]
+ *
+ * A list too large for one request (platform APIs hand it out in pages) is
+ * sent in parts; each part is one all-or-nothing request of its own. A part
+ * sent again with its Idempotency-Key is answered from the record; a part
+ * out of order is a 409. Analyses see a snapshot only once it is complete.
+ * An open snapshot left alone for 24 hours expires (its state reads
+ * "expired"; its rows are purged when the account's next one is opened).
+ *
+ * Duplicates: a profile listed twice in one body is reported and stored at
+ * its first position; across parts the same is done when completing.
+ */
+#include "ingest.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TENANT "realreach.current_tenant()"
+#define CHUNK RR_STR(RR_INGEST_CHUNK)
+
+#define SNAP_COLS                                                                                  \
+    "id, account_id, realreach.iso(observed_at) AS observed_at,"                                   \
+    " realreach.snapshot_state(state, expires_at) AS state, parts, received, rejected,"            \
+    " duplicates, followers, realreach.iso(created_at) AS created_at,"                             \
+    " realreach.iso(completed_at) AS completed_at,"                                                \
+    " CASE WHEN state = 'open' THEN realreach.iso(expires_at) END AS expires_at"
+
+/* The staged members in list order, up to CHUNK per row, at positions from
+ * $4 on. */
+/* The staged members in list order, up to CHUNK per row, at positions from
+ * $3 on (profile_id is known for every row once profiles are merged). */
+static const char SQL_MEMBERS[] =
+    "INSERT INTO realreach.snapshot_chunks (tenant_id, snapshot_id, part, chunk, first_position,"
+    "   profile_ids, followed_at)"
+    " SELECT " TENANT ", $1, $2, g, $3::bigint + g * " CHUNK ","
+    "   array_agg(profile_id ORDER BY row_no),"
+    "   CASE WHEN bool_or(followed_at IS NOT NULL)"
+    "        THEN array_agg(followed_at ORDER BY row_no) END"
+    "   FROM (SELECT row_no, profile_id, followed_at, (row_no - 1) / " CHUNK " AS g"
+    "           FROM pg_temp.rr_stage_profiles WHERE NOT dup) s"
+    "  GROUP BY g"
+    " RETURNING cardinality(profile_ids)";
+
+static const char SQL_OPEN[] =
+    "INSERT INTO realreach.follower_snapshots (tenant_id, account_id, observed_at)"
+    " VALUES (" TENANT ", $1, $2::timestamptz) RETURNING id";
+
+static const char SQL_PURGE_EXPIRED[] =
+    "DELETE FROM realreach.follower_snapshots WHERE tenant_id = " TENANT " AND account_id = $1"
+    " AND state = 'open' AND expires_at <= now()";
+
+static const char SQL_LOCK_SNAPSHOT[] =
+    "SELECT state, expires_at <= now(), parts, next_position,"
+    " (extract(epoch FROM observed_at) * 1000000)::bigint"
+    "  FROM realreach.follower_snapshots"
+    " WHERE tenant_id = " TENANT " AND account_id = $1 AND id = $2 FOR UPDATE";
+
+static const char SQL_PART_DONE[] =
+    "UPDATE realreach.follower_snapshots SET parts = $2, received = received + $3,"
+    " rejected = rejected + $4, duplicates = duplicates + $5, followers = followers + $6,"
+    " next_position = next_position + $3, expires_at = now() + interval '24 hours',"
+    " updated_at = now()"
+    " WHERE tenant_id = " TENANT " AND id = $1 RETURNING " SNAP_COLS;
+
+static const char SQL_ONE_SHOT_DONE[] =
+    "UPDATE realreach.follower_snapshots SET state = 'complete', parts = 1, received = $2,"
+    " rejected = $3, duplicates = $4, followers = $5, next_position = $2,"
+    " observed_at = $6::timestamptz, completed_at = now(), updated_at = now()"
+    " WHERE tenant_id = " TENANT " AND id = $1 RETURNING " SNAP_COLS;
+
+#define SQL_MEMBERS_OF_SNAPSHOT                                                                    \
+    "m AS (SELECT c.first_position + u.ord - 1 AS pos, u.pid"                                      \
+    "        FROM realreach.snapshot_chunks c"                                                     \
+    "       CROSS JOIN LATERAL unnest(c.profile_ids) WITH ORDINALITY AS u (pid, ord)"              \
+    "       WHERE c.tenant_id = " TENANT " AND c.snapshot_id = $1 AND u.pid IS NOT NULL),"         \
+    " d AS (SELECT pid, min(pos) AS keep FROM m GROUP BY pid HAVING count(*) > 1),"                \
+    " x AS (SELECT m.pos, d.keep, m.pid FROM m JOIN d USING (pid) WHERE m.pos <> d.keep)"
+
+static const char SQL_PART_DUPS[] =
+    "WITH " SQL_MEMBERS_OF_SNAPSHOT " SELECT x.pos, x.keep, p.external_id, count(*) OVER () FROM x"
+    "   JOIN realreach.profiles p ON p.tenant_id = " TENANT " AND p.id = x.pid"
+    "  ORDER BY x.pos LIMIT 20";
+
+/* Frees the later slots of profiles listed twice (positions stay put). */
+static const char SQL_PART_DUPS_CLEAR[] =
+    "WITH " SQL_MEMBERS_OF_SNAPSHOT " UPDATE realreach.snapshot_chunks c SET profile_ids ="
+    "   (SELECT array_agg(CASE WHEN c.first_position + u.ord - 1 IN (SELECT pos FROM x) THEN NULL"
+    "                          ELSE u.pid END ORDER BY u.ord)"
+    "      FROM unnest(c.profile_ids) WITH ORDINALITY AS u (pid, ord))"
+    "  WHERE c.tenant_id = " TENANT " AND c.snapshot_id = $1"
+    "    AND EXISTS (SELECT 1 FROM x WHERE x.pos >= c.first_position"
+    "                   AND x.pos < c.first_position + " CHUNK ")";
+
+static const char SQL_COMPLETE[] =
+    "UPDATE realreach.follower_snapshots SET state = 'complete', completed_at = now(),"
+    " updated_at = now(), duplicates = duplicates + $2, followers = followers - $2"
+    " WHERE tenant_id = " TENANT " AND id = $1 RETURNING " SNAP_COLS;
+
+/* ------------------------------------------------------------- one part */
+
+static bool follower_row(rr_bulk_t *b, const rr_source_t *src, int64_t row, void *ud)
+{
+    rr_profile_row_t *pr = ud;
+    const char *field = NULL, *why = NULL;
+    if (!rr_profile_normalise(src, b->platform, pr, &field, &why))
+        return rr_bulk_error(b, row, field ? field : "id", "%s", why ? why : "is invalid");
+    rr_copy_int(&b->copy, row);
+    rr_profile_copy(&b->copy, pr);
+    rr_copy_row_end(&b->copy);
+    if (pr->external_id[0] == '@')
+        b->handle_keyed++;
+    if (b->use_keys)
+        rr_keyset_add(&b->keys, pr->external_id, pr->external_id_len);
+    if (pr->has_observed && (!b->any_observed || pr->observed_at > b->max_observed)) {
+        b->any_observed = true;
+        b->max_observed = pr->observed_at;
+    }
+    return true;
+}
+
+typedef struct part_result {
+    int64_t members, created, updated;
+} part_result_t;
+
+/* Streams the body into the staging table; RR_OK with b->... counts, or a
+ * problem (422 when the request is refused). */
+static rr_rc_t stage_part(rr_bulk_t *b)
+{
+    rr_profile_row_t *row = malloc(sizeof *row);
+    if (!row)
+        return RR_ERROR;
+    b->use_keys = rr_keyset_init(&b->keys, b->ctx->body_left);
+    rr_rc_t rc =
+        rr_bulk_stream_flat(b, RR_STAGE_PROFILES_CREATE, RR_STAGE_PROFILES_COPY, follower_row, row);
+    free(row);
+    if (rc != RR_OK)
+        return rc;
+    return rr_bulk_refused(b) ? RR_INVALID : RR_OK;
+}
+
+/* Merges the staged profiles and appends them as members of the part. */
+static rr_rc_t store_part(rr_bulk_t *b, int64_t snapshot_id, int part, int64_t base,
+                          int64_t default_observed, part_result_t *out)
+{
+    memset(out, 0, sizeof *out);
+    if (b->valid == 0)
+        return RR_OK;
+    rr_rc_t rc;
+    long long t0 = rr_now_ms();
+    /* statistics only help the joins that link '@handle' rows */
+    if ((rc = rr_bulk_tune(b, b->handle_keyed ? "ANALYZE pg_temp.rr_stage_profiles" : NULL)) !=
+        RR_OK)
+        return rc;
+    long long t1 = rr_now_ms();
+    if ((rc = rr_profiles_link(b)) != RR_OK || (rc = rr_profiles_dups(b)) != RR_OK)
+        return rc;
+    long long t2 = rr_now_ms();
+    if ((rc = rr_profiles_upsert(b, default_observed, &out->created, &out->updated)) != RR_OK)
+        return rc;
+    long long t3 = rr_now_ms();
+    rr_ctx_t *ctx = b->ctx;
+    const char *p[3] = {rr_i64(ctx, snapshot_id), rr_i64(ctx, part), rr_i64(ctx, base)};
+    PGresult *r = rr_db_query(ctx, SQL_MEMBERS, 3, p);
+    if (!r)
+        return RR_DB_ERROR;
+    for (int i = 0; i < PQntuples(r); i++)
+        out->members += strtoll(PQgetvalue(r, i, 0), NULL, 10);
+    PQclear(r);
+    rr_log(RR_LOG_DEBUG,
+           "followers part: %lld rows, analyze %lld ms, link+dups %lld ms, upsert %lld ms, "
+           "members %lld ms",
+           (long long)b->valid, t1 - t0, t2 - t1, t3 - t2, rr_now_ms() - t3);
+    return RR_OK;
+}
+
+static json_t *part_answer(rr_bulk_t *b, PGresult *snap, const part_result_t *res)
+{
+    json_t *body = rr_bulk_counts(b, res->members);
+    json_object_set_new(body, "snapshot", rr_row_json(snap, 0));
+    json_object_set_new(body, "profiles",
+                        json_pack("{s:I,s:I}", "created", (json_int_t)res->created, "updated",
+                                  (json_int_t)res->updated));
+    return body;
+}
+
+static rr_rc_t emit_stored(rr_ctx_t *ctx, const rr_account_ref_t *acct, PGresult *snap)
+{
+    json_t *ev = json_pack(
+        "{s:I,s:I,s:I,s:s}", "account_id", (json_int_t)acct->id, "snapshot_id",
+        (json_int_t)strtoll(PQgetvalue(snap, 0, PQfnumber(snap, "id")), NULL, 10), "followers",
+        (json_int_t)strtoll(PQgetvalue(snap, 0, PQfnumber(snap, "followers")), NULL, 10),
+        "observed_at", PQgetvalue(snap, 0, PQfnumber(snap, "observed_at")));
+    rr_rc_t rc = rr_event_emit(ctx, "followers.stored", ev);
+    json_decref(ev);
+    return rc;
+}
+
+static void set_location(rr_ctx_t *ctx, const rr_account_ref_t *acct, const char *snapshot_id)
+{
+    char loc[96];
+    snprintf(loc, sizeof loc, "/v1/accounts/%s/snapshots/%s", acct->id_text, snapshot_id);
+    rr_header_set(ctx, "Location", loc);
+}
+
+/* ------------------------------------------------------------- one shot */
+
+static rr_rc_t followers_post(rr_ctx_t *ctx, void *ud)
+{
+    (void)ud;
+    rr_account_ref_t acct;
+    rr_rc_t rc = rr_ingest_account(ctx, &acct);
+    if (rc != RR_OK)
+        return rc;
+    rr_bulk_t b;
+    rc = rr_bulk_init(&b, ctx);
+    bool given = false;
+    int64_t observed = 0;
+    if (rc == RR_OK)
+        rc = rr_query_time(ctx, "observed_at", &given, &observed);
+    if (rc != RR_OK) {
+        rr_bulk_cleanup(&b);
+        return rc;
+    }
+    b.platform = acct.platform;
+    b.account_id = acct.id;
+    if (!given)
+        observed = b.now_us;
+    char t[32];
+    rr_time_format(observed, t);
+    const char *p[2] = {acct.id_text, t};
+    PGresult *r = rr_db_query(ctx, SQL_OPEN, 2, p);
+    if (!r) {
+        rr_bulk_cleanup(&b);
+        return RR_DB_ERROR;
+    }
+    int64_t snapshot_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    part_result_t res;
+    long long ts = rr_now_ms();
+    rc = stage_part(&b);
+    rr_log(RR_LOG_DEBUG, "followers: streamed %lld rows in %lld ms", (long long)b.received,
+           rr_now_ms() - ts);
+    if (rc == RR_OK) {
+        /* without ?observed_at= the rows' own observation times say when
+         * the list was seen (the research CSV's `updated`), else now */
+        if (!given && b.any_observed)
+            observed = b.max_observed;
+        rc = store_part(&b, snapshot_id, 1, 0, observed, &res);
+    }
+    if (rc != RR_OK) {
+        rr_bulk_cleanup(&b);
+        return rc;
+    }
+    rr_time_format(observed, t);
+    const char *q[6] = {rr_i64(ctx, snapshot_id), rr_i64(ctx, b.received),
+                        rr_i64(ctx, b.rejected),  rr_i64(ctx, b.duplicates),
+                        rr_i64(ctx, res.members), t};
+    r = rr_db_query(ctx, SQL_ONE_SHOT_DONE, 6, q);
+    if (!r || emit_stored(ctx, &acct, r) != RR_OK) {
+        PQclear(r);
+        rr_bulk_cleanup(&b);
+        return r ? RR_ERROR : RR_DB_ERROR;
+    }
+    json_t *body = part_answer(&b, r, &res);
+    PQclear(r);
+    rr_bulk_cleanup(&b);
+    set_location(ctx, &acct, q[0]);
+    return rr_respond_json(ctx, 201, body);
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+static const rr_field_t open_fields[] = {
+    {"observed_at", RR_FT_TIME, RR_F_NULLABLE, 0, NULL},
+};
+
+static rr_rc_t snapshots_open(rr_ctx_t *ctx, void *ud)
+{
+    (void)ud;
+    rr_account_ref_t acct;
+    rr_rc_t rc = rr_ingest_account(ctx, &acct);
+    if (rc != RR_OK)
+        return rc;
+    const char *observed = NULL;
+    if (ctx->body_len > 0) {
+        json_t *body = rr_req_json(ctx);
+        if (!body || rr_json_check(ctx, body, open_fields, 1) != RR_OK)
+            return RR_INVALID;
+        observed = json_string_value(json_object_get(body, "observed_at"));
+    }
+    char now[32];
+    if (!observed) {
+        rr_time_format(rr_time_now_us(), now);
+        observed = now;
+    }
+    const char *p[2] = {acct.id_text, observed};
+    if (rr_bulk_exec(ctx, SQL_PURGE_EXPIRED, 1, p) != RR_OK)
+        return RR_DB_ERROR;
+    PGresult *r = rr_db_query(ctx, SQL_OPEN, 2, p);
+    if (!r)
+        return RR_DB_ERROR;
+    const char *q[2] = {acct.id_text, rr_arena_strdup(ctx->arena, PQgetvalue(r, 0, 0))};
+    PQclear(r);
+    r = rr_db_query(ctx,
+                    "SELECT " SNAP_COLS " FROM realreach.follower_snapshots"
+                    " WHERE tenant_id = " TENANT " AND account_id = $1 AND id = $2",
+                    2, q);
+    if (!r)
+        return RR_DB_ERROR;
+    json_t *snap = rr_row_json(r, 0);
+    PQclear(r);
+    set_location(ctx, &acct, q[1]);
+    return rr_respond_json(ctx, 201, snap);
+}
+
+static rr_rc_t snapshots_list(rr_ctx_t *ctx, void *ud)
+{
+    (void)ud;
+    rr_account_ref_t acct;
+    rr_page_t page;
+    rr_rc_t rc = rr_ingest_account(ctx, &acct);
+    if (rc != RR_OK)
+        return rc;
+    if (rr_page_begin(ctx, &page) != RR_OK)
+        return RR_INVALID;
+    const char *state = rr_ctx_query(ctx, "state");
+    if (state && strcmp(state, "open") && strcmp(state, "complete") && strcmp(state, "expired"))
+        return rr_problem(ctx, 400, "invalid-parameter", "state",
+                          "state must be open, complete or expired");
+    const char *p[4] = {acct.id_text, rr_i64(ctx, page.after_id), rr_i64(ctx, page.limit + 1),
+                        state};
+    PGresult *r =
+        rr_db_query(ctx,
+                    "SELECT " SNAP_COLS " FROM realreach.follower_snapshots"
+                    " WHERE tenant_id = " TENANT " AND account_id = $1 AND id > $2"
+                    " AND ($4::text IS NULL OR realreach.snapshot_state(state, expires_at) = $4)"
+                    " ORDER BY id LIMIT $3",
+                    4, p);
+    if (!r)
+        return RR_DB_ERROR;
+    return rr_page_respond_rows(ctx, &page, r);
+}
+
+/* Loads {snapshot_id} of the account: 404 when absent. */
+static rr_rc_t snapshot_param(rr_ctx_t *ctx, int64_t *id)
+{
+    return rr_host_api.param_id(ctx, "snapshot_id", id);
+}
+
+static rr_rc_t snapshots_get(rr_ctx_t *ctx, void *ud)
+{
+    (void)ud;
+    rr_account_ref_t acct;
+    int64_t sid;
+    rr_rc_t rc = rr_ingest_account(ctx, &acct);
+    if (rc != RR_OK)
+        return rc;
+    if (snapshot_param(ctx, &sid) != RR_OK)
+        return RR_INVALID;
+    const char *p[2] = {acct.id_text, rr_i64(ctx, sid)};
+    PGresult *r = rr_db_query(ctx,
+                              "SELECT " SNAP_COLS " FROM realreach.follower_snapshots"
+                              " WHERE tenant_id = " TENANT " AND account_id = $1 AND id = $2",
+                              2, p);
+    if (!r)
+        return RR_DB_ERROR;
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        return rr_problem(ctx, 404, "not-found", NULL, "no such snapshot");
+    }
+    json_t *snap = rr_row_json(r, 0);
+    PQclear(r);
+    return rr_respond_json(ctx, 200, snap);
+}
+
+typedef struct snap_lock {
+    char state[16];
+    bool expired;
+    int parts;
+    int64_t next_position;
+    int64_t observed_us;
+} snap_lock_t;
+
+/* Locks the snapshot row (parts of one snapshot are applied one at a time). */
+static rr_rc_t lock_snapshot(rr_ctx_t *ctx, const rr_account_ref_t *acct, int64_t sid,
+                             snap_lock_t *s)
+{
+    const char *p[2] = {acct->id_text, rr_i64(ctx, sid)};
+    PGresult *r = rr_db_query(ctx, SQL_LOCK_SNAPSHOT, 2, p);
+    if (!r)
+        return RR_DB_ERROR;
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        return rr_problem(ctx, 404, "not-found", NULL, "no such snapshot");
+    }
+    snprintf(s->state, sizeof s->state, "%s", PQgetvalue(r, 0, 0));
+    s->expired = PQgetvalue(r, 0, 1)[0] == 't';
+    s->parts = atoi(PQgetvalue(r, 0, 2));
+    s->next_position = strtoll(PQgetvalue(r, 0, 3), NULL, 10);
+    s->observed_us = strtoll(PQgetvalue(r, 0, 4), NULL, 10);
+    PQclear(r);
+    if (!strcmp(s->state, "open") && s->expired)
+        return rr_problem(ctx, 409, "snapshot-expired", NULL,
+                          "this snapshot expired (no part for 24 hours); open a new one");
+    return RR_OK;
+}
+
+static rr_rc_t parts_post(rr_ctx_t *ctx, void *ud)
+{
+    (void)ud;
+    rr_account_ref_t acct;
+    int64_t sid;
+    rr_rc_t rc = rr_ingest_account(ctx, &acct);
+    if (rc != RR_OK)
+        return rc;
+    if (snapshot_param(ctx, &sid) != RR_OK)
+        return RR_INVALID;
+    snap_lock_t s;
+    if ((rc = lock_snapshot(ctx, &acct, sid, &s)) != RR_OK)
+        return rc;
+    if (strcmp(s.state, "open"))
+        return rr_problem(ctx, 409, "snapshot-complete", NULL,
+                          "this snapshot is complete; open a new one for another list");
+    const char *pv = rr_ctx_query(ctx, "part");
+    char *end = NULL;
+    long part = pv ? strtol(pv, &end, 10) : 0;
+    if (!pv || !*pv || *end || part < 1 || part > 1000000)
+        return rr_problem(ctx, 400, "invalid-parameter", "part",
+                          "part (1, 2, ... in the order the platform gave them) is required");
+    if (part != s.parts + 1)
+        return rr_problem(ctx, 409, "part-out-of-order", "part",
+                          part <= s.parts ? "part %ld is already stored (send each part once; "
+                                            "a retry with its Idempotency-Key is answered again)"
+                                          : "part %ld is out of order: part %d comes next",
+                          part, s.parts + 1);
+    rr_bulk_t b;
+    if ((rc = rr_bulk_init(&b, ctx)) != RR_OK) {
+        rr_bulk_cleanup(&b);
+        return rc;
+    }
+    b.platform = acct.platform;
+    b.account_id = acct.id;
+    part_result_t res;
+    rc = stage_part(&b);
+    if (rc == RR_OK)
+        rc = store_part(&b, sid, (int)part, s.next_position, s.observed_us, &res);
+    if (rc != RR_OK) {
+        rr_bulk_cleanup(&b);
+        return rc;
+    }
+    const char *q[6] = {rr_i64(ctx, sid),          rr_i64(ctx, part),
+                        rr_i64(ctx, b.received),   rr_i64(ctx, b.rejected),
+                        rr_i64(ctx, b.duplicates), rr_i64(ctx, res.members)};
+    PGresult *r = rr_db_query(ctx, SQL_PART_DONE, 6, q);
+    if (!r) {
+        rr_bulk_cleanup(&b);
+        return RR_DB_ERROR;
+    }
+    json_t *body = part_answer(&b, r, &res);
+    json_object_set_new(body, "part", json_integer(part));
+    PQclear(r);
+    rr_bulk_cleanup(&b);
+    return rr_respond_json(ctx, 201, body);
+}
+
+static rr_rc_t complete_post(rr_ctx_t *ctx, void *ud)
+{
+    (void)ud;
+    rr_account_ref_t acct;
+    int64_t sid;
+    rr_rc_t rc = rr_ingest_account(ctx, &acct);
+    if (rc != RR_OK)
+        return rc;
+    if (snapshot_param(ctx, &sid) != RR_OK)
+        return RR_INVALID;
+    snap_lock_t s;
+    if ((rc = lock_snapshot(ctx, &acct, sid, &s)) != RR_OK)
+        return rc;
+    const char *p[2] = {rr_i64(ctx, sid), "0"};
+    json_t *dups = json_array();
+    int64_t ndup = 0;
+    bool was_open = !strcmp(s.state, "open");
+    if (was_open && s.parts > 1) {
+        PGresult *r = rr_db_query(ctx, SQL_PART_DUPS, 1, p);
+        if (!r) {
+            json_decref(dups);
+            return RR_DB_ERROR;
+        }
+        for (int i = 0; i < PQntuples(r); i++) {
+            ndup = strtoll(PQgetvalue(r, i, 3), NULL, 10);
+            json_array_append_new(dups,
+                                  json_pack("{s:I,s:I,s:s}", "position",
+                                            (json_int_t)strtoll(PQgetvalue(r, i, 0), NULL, 10),
+                                            "first_position",
+                                            (json_int_t)strtoll(PQgetvalue(r, i, 1), NULL, 10),
+                                            "key", PQgetvalue(r, i, 2)));
+        }
+        PQclear(r);
+        if (ndup > 0 && rr_bulk_exec(ctx, SQL_PART_DUPS_CLEAR, 1, p) != RR_OK) {
+            json_decref(dups);
+            return RR_DB_ERROR;
+        }
+    }
+    PGresult *r;
+    if (was_open) {
+        p[1] = rr_i64(ctx, ndup);
+        r = rr_db_query(ctx, SQL_COMPLETE, 2, p);
+    } else {
+        const char *q[2] = {acct.id_text, p[0]};
+        r = rr_db_query(ctx,
+                        "SELECT " SNAP_COLS " FROM realreach.follower_snapshots"
+                        " WHERE tenant_id = " TENANT " AND account_id = $1 AND id = $2",
+                        2, q);
+    }
+    if (!r || (was_open && emit_stored(ctx, &acct, r) != RR_OK)) {
+        json_decref(dups);
+        PQclear(r);
+        return r ? RR_ERROR : RR_DB_ERROR;
+    }
+    json_t *body = json_pack("{s:o,s:I,s:o}", "snapshot", rr_row_json(r, 0), "duplicates",
+                             (json_int_t)ndup, "duplicate_positions", dups);
+    PQclear(r);
+    return rr_respond_json(ctx, 200, body);
+}
+
+/* ------------------------------------------------------------- members */
+
+static const char SQL_MEMBERS_PAGE[] = "SELECT m.position, " RR_PROFILE_JSON_COLS(
+    "p") ", realreach.iso(m.followed_at) AS followed_at"
+         "  FROM (SELECT c.first_position + u.ord - 1 AS position, u.pid, u.fat AS followed_at"
+         "          FROM (SELECT first_position, profile_ids, followed_at FROM "
+         "realreach.snapshot_chunks"
+         "                 WHERE tenant_id = " TENANT " AND snapshot_id = $1"
+         "                   AND first_position > $2::bigint - " CHUNK
+         "                 ORDER BY part, chunk LIMIT 3) c"
+         "         CROSS JOIN LATERAL unnest(c.profile_ids, c.followed_at) WITH ORDINALITY AS u "
+         "(pid, fat, ord)"
+         "         WHERE u.pid IS NOT NULL AND c.first_position + u.ord - 1 >= $2) m"
+         "  JOIN realreach.profiles p ON p.tenant_id = " TENANT " AND p.id = m.pid"
+         " ORDER BY m.position LIMIT $3";
+
+static const char SQL_MEMBERS_MORE[] =
+    "SELECT EXISTS (SELECT 1 FROM realreach.snapshot_chunks"
+    " WHERE tenant_id = " TENANT " AND snapshot_id = $1 AND (first_position > $2"
+    "   OR (first_position > $2::bigint - " CHUNK
+    "       AND first_position + cardinality(profile_ids) - 1 > $2)))";
+
+static rr_rc_t members_list(rr_ctx_t *ctx, void *ud)
+{
+    (void)ud;
+    rr_account_ref_t acct;
+    int64_t sid;
+    rr_page_t page;
+    rr_rc_t rc = rr_ingest_account(ctx, &acct);
+    if (rc != RR_OK)
+        return rc;
+    if (snapshot_param(ctx, &sid) != RR_OK || rr_page_begin(ctx, &page) != RR_OK)
+        return RR_INVALID;
+    const char *p[3] = {acct.id_text, rr_i64(ctx, sid), NULL};
+    PGresult *r = rr_db_query(ctx,
+                              "SELECT 1 FROM realreach.follower_snapshots"
+                              " WHERE tenant_id = " TENANT " AND account_id = $1 AND id = $2",
+                              2, p);
+    if (!r)
+        return RR_DB_ERROR;
+    int n = PQntuples(r);
+    PQclear(r);
+    if (n == 0)
+        return rr_problem(ctx, 404, "not-found", NULL, "no such snapshot");
+    /* the cursor holds the next position + 1 (a cursor is never 0) */
+    int64_t from = page.after_id > 0 ? page.after_id - 1 : 0;
+    const char *q[3] = {p[1], rr_i64(ctx, from), rr_i64(ctx, page.limit + 1)};
+    r = rr_db_query(ctx, SQL_MEMBERS_PAGE, 3, q);
+    if (!r)
+        return RR_DB_ERROR;
+    int rows = PQntuples(r);
+    bool more = rows > page.limit;
+    if (more)
+        rows = page.limit;
+    json_t *items = json_array();
+    int64_t last = -1;
+    for (int i = 0; i < rows; i++) {
+        json_array_append_new(items, rr_row_json(r, i));
+        last = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+    }
+    PQclear(r);
+    if (!more && last >= 0) {
+        const char *m[2] = {p[1], rr_i64(ctx, last)};
+        r = rr_db_query(ctx, SQL_MEMBERS_MORE, 2, m);
+        if (!r) {
+            json_decref(items);
+            return RR_DB_ERROR;
+        }
+        more = PQgetvalue(r, 0, 0)[0] == 't';
+        PQclear(r);
+    }
+    return rr_page_respond(ctx, &page, items, more && last >= 0 ? last + 2 : 0);
+}
+
+/* -------------------------------------------------------------- routes */
+
+#define SNAPSHOT_SCHEMA                                                                            \
+    "{\"type\":\"object\",\"properties\":{\"id\":{\"type\":\"integer\"},"                          \
+    "\"account_id\":{\"type\":\"integer\"},\"observed_at\":{\"type\":\"string\",\"format\":"       \
+    "\"date-time\"},"                                                                              \
+    "\"state\":{\"enum\":[\"open\",\"complete\",\"expired\"]},\"parts\":{\"type\":\"integer\"},"   \
+    "\"received\":{\"type\":\"integer\"},\"rejected\":{\"type\":\"integer\"},"                     \
+    "\"duplicates\":{\"type\":\"integer\"},\"followers\":{\"type\":\"integer\"},"                  \
+    "\"created_at\":{\"type\":\"string\",\"format\":\"date-time\"},"                               \
+    "\"completed_at\":{\"type\":[\"string\",\"null\"],\"format\":\"date-time\"},"                  \
+    "\"expires_at\":{\"type\":[\"string\",\"null\"],\"format\":\"date-time\"}}}"
+#define FOLLOWERS_ANSWER                                                                           \
+    "{\"type\":\"object\",\"properties\":{" RR_INGEST_COUNTS_PROPS                                 \
+    ",\"snapshot\":" SNAPSHOT_SCHEMA ","                                                           \
+    "\"profiles\":{\"type\":\"object\",\"properties\":{\"created\":{\"type\":\"integer\"},"        \
+    "\"updated\":{\"type\":\"integer\"}}},\"part\":{\"type\":\"integer\"}}}"
+#define PROFILE_LIST_BODY                                                                          \
+    "{\"type\":\"array\",\"description\":\"Follower profiles in the platform's order: a JSON "     \
+    "array or API answer (X v1.1 users, X v2 users, X archive follower.js, Instagram profiles or " \
+    "followers_N.json, TikTok users), NDJSON (application/x-ndjson), CSV with a header "           \
+    "(text/csv, e.g. the flattened v1.1 research files) or one id per line (text/plain)\","        \
+    "\"items\":{\"type\":\"object\"}}"
+#define MEMBER_SCHEMA                                                                              \
+    "{\"type\":\"object\",\"properties\":{\"position\":{\"type\":\"integer\"},"                    \
+    "\"profile_id\":{\"type\":\"integer\"},\"external_id\":{\"type\":\"string\"},"                 \
+    "\"handle\":{\"type\":[\"string\",\"null\"]},\"followers_count\":{\"type\":[\"integer\","      \
+    "\"null\"]},"                                                                                  \
+    "\"followed_at\":{\"type\":[\"string\",\"null\"],\"format\":\"date-time\"}}}"
+void rr_routes_followers_register(void)
+{
+    static const rr_route_def_t defs[] = {
+        {sizeof(rr_route_def_t), "POST", "/v1/accounts/{account_id}/followers", RR_SCOPE_WRITE,
+         followers_post, NULL,
+         "Store a complete follower list as a snapshot (?observed_at=, ?on_error=skip, ?format=)",
+         PROFILE_LIST_BODY, FOLLOWERS_ANSWER, RR_ROUTE_STREAM_BODY | RR_ROUTE_IDEMPOTENT},
+        {sizeof(rr_route_def_t), "POST", "/v1/accounts/{account_id}/snapshots", RR_SCOPE_WRITE,
+         snapshots_open, NULL, "Open a follower snapshot to be sent in parts",
+         "{\"type\":\"object\",\"additionalProperties\":false,\"properties\":{"
+         "\"observed_at\":{\"type\":[\"string\",\"null\"],\"format\":\"date-time\"}}}",
+         SNAPSHOT_SCHEMA, RR_ROUTE_IDEMPOTENT},
+        {sizeof(rr_route_def_t), "GET", "/v1/accounts/{account_id}/snapshots", RR_SCOPE_READ,
+         snapshots_list, NULL, "List an account's follower snapshots (filter: state)", NULL,
+         RR_INGEST_PAGE_OF(SNAPSHOT_SCHEMA), 0},
+        {sizeof(rr_route_def_t), "GET", "/v1/accounts/{account_id}/snapshots/{snapshot_id}",
+         RR_SCOPE_READ, snapshots_get, NULL, "Read a follower snapshot", NULL, SNAPSHOT_SCHEMA, 0},
+        {sizeof(rr_route_def_t), "POST", "/v1/accounts/{account_id}/snapshots/{snapshot_id}/parts",
+         RR_SCOPE_WRITE, parts_post, NULL,
+         "Append part ?part=N of an open snapshot's follower list", PROFILE_LIST_BODY,
+         FOLLOWERS_ANSWER, RR_ROUTE_STREAM_BODY | RR_ROUTE_IDEMPOTENT},
+        {sizeof(rr_route_def_t), "POST",
+         "/v1/accounts/{account_id}/snapshots/{snapshot_id}/complete", RR_SCOPE_WRITE,
+         complete_post, NULL, "Complete a snapshot sent in parts: analyses see it from now on",
+         NULL, "{\"type\":\"object\",\"properties\":{\"snapshot\":" SNAPSHOT_SCHEMA "}}", 0},
+        {sizeof(rr_route_def_t), "GET",
+         "/v1/accounts/{account_id}/snapshots/{snapshot_id}/followers", RR_SCOPE_READ, members_list,
+         NULL, "List a snapshot's followers in the platform's order", NULL,
+         RR_INGEST_PAGE_OF(MEMBER_SCHEMA), 0},
+    };
+    for (size_t i = 0; i < sizeof defs / sizeof *defs; i++)
+        rr_router_add(&defs[i], "core");
+}

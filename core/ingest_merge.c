@@ -1,0 +1,175 @@
+/*
+ * Merging a request's staged profiles (pg_temp.rr_stage_profiles) into
+ * realreach.profiles, set-wise, for follower snapshots and engagements.
+ *
+ * The merge rule, per field: an observation at least as recent as the
+ * stored one overwrites the field unless it did not report it (NULL never
+ * overwrites); an older observation only fills fields still unknown. A
+ * bare row (an id from an id-only list) creates a bare profile or leaves
+ * the known one alone. observed_at follows the newest observation merged.
+ *
+ * Handle-only sources key profiles by '@' + lower(handle). Such a row is
+ * linked to the profile known by id with that handle (the most recently
+ * observed one, handles being reusable); and a '@handle' placeholder is
+ * moved to the real id as soon as a request names both, so the profile's
+ * row, and every snapshot and engagement pointing at it, is kept.
+ */
+#include "ingest.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define STAGE "pg_temp.rr_stage_profiles"
+#define TENANT "realreach.current_tenant()"
+
+/* Serialises the profile merges of one tenant and platform: two concurrent
+ * ingests inserting the same new profiles in different orders would
+ * otherwise deadlock (and one of them fail). Held to the commit. */
+#define SQL_LOCK                                                                                   \
+    "SELECT pg_advisory_xact_lock(hashtextextended('realreach.profiles:' || " TENANT               \
+    " || ':' || $1, 0))"
+
+/* '@handle' rows → the id of the profile known with that handle. Two forms:
+ * where the partial handle index exists (the planner must see the
+ * platform), and a hash join elsewhere. */
+#define SQL_LINK_BODY(platform_cond)                                                               \
+    "UPDATE " STAGE " s SET external_id = m.external_id,"                                          \
+    "       orig_id = COALESCE(s.orig_id, s.external_id)"                                          \
+    "  FROM (SELECT DISTINCT ON (lower(p.handle)) lower(p.handle) AS h, p.external_id"             \
+    "          FROM realreach.profiles p"                                                          \
+    "         WHERE p.tenant_id = " TENANT " AND p.platform = $1 " platform_cond                   \
+    "           AND lower(p.handle) IN (SELECT substr(external_id, 2) FROM " STAGE                 \
+    "                                    WHERE external_id LIKE '@%')"                             \
+    "           AND p.external_id NOT LIKE '@%'"                                                   \
+    "         ORDER BY lower(p.handle), p.observed_at DESC NULLS LAST, p.id DESC) m"               \
+    " WHERE s.external_id LIKE '@%' AND substr(s.external_id, 2) = m.h"
+static const char SQL_LINK_INDEXED[] = SQL_LINK_BODY("AND p.platform IN ('instagram', 'tiktok')");
+static const char SQL_LINK_HASHED[] = SQL_LINK_BODY("");
+
+/* Does the tenant hold '@handle' placeholders on this platform? (external_id
+ * is COLLATE "C": the range is an index range.) */
+static const char SQL_HAS_PLACEHOLDERS[] =
+    "SELECT 1 FROM realreach.profiles WHERE tenant_id = " TENANT " AND platform = $1"
+    " AND external_id >= '@' AND external_id < 'A' LIMIT 1";
+
+static const char SQL_UPGRADE[] =
+    "UPDATE realreach.profiles p SET external_id = s.external_id, updated_at = now()"
+    "  FROM (SELECT DISTINCT ON (lower(handle)) lower(handle) AS h, external_id FROM " STAGE
+    "         WHERE handle IS NOT NULL AND external_id NOT LIKE '@%' AND NOT dup"
+    "         ORDER BY lower(handle), row_no) s"
+    " WHERE p.tenant_id = " TENANT " AND p.platform = $1 AND p.external_id = '@' || s.h"
+    "   AND NOT EXISTS (SELECT 1 FROM realreach.profiles q WHERE q.tenant_id = p.tenant_id"
+    "                      AND q.platform = p.platform AND q.external_id = s.external_id)";
+
+/* Duplicates among the candidate keys (the C side's filter) and the rows
+ * whose key linking changed, or (all) among every row. */
+#define SQL_DUPS_OF(cond)                                                                          \
+    "WITH d AS (SELECT external_id, min(row_no) AS first_row FROM " STAGE " WHERE " cond           \
+    "            GROUP BY external_id HAVING count(*) > 1),"                                       \
+    " u AS (UPDATE " STAGE " s SET dup = true FROM d"                                              \
+    "        WHERE s.external_id = d.external_id AND s.row_no > d.first_row"                       \
+    "        RETURNING s.row_no, d.first_row, s.external_id)"                                      \
+    " SELECT row_no, first_row, external_id, count(*) OVER () FROM u ORDER BY row_no LIMIT 20"
+static const char SQL_DUPS_ALL[] = SQL_DUPS_OF("$1::text[] IS NOT NULL");
+static const char SQL_DUPS_SOME[] =
+    SQL_DUPS_OF("(external_id = ANY ($1::text[]) OR external_id IN (SELECT external_id FROM " STAGE
+                " WHERE orig_id IS NOT NULL))");
+
+/* Rows naming a profile the tenant has: take its id. */
+static const char SQL_RESOLVE[] =
+    "UPDATE " STAGE " s SET profile_id = p.id, existing = true FROM realreach.profiles p"
+    " WHERE p.tenant_id = " TENANT " AND p.platform = $1 AND p.external_id = s.external_id"
+    "   AND NOT s.dup";
+
+#define NEWER "(s.obs IS NOT NULL AND (p.observed_at IS NULL OR s.obs >= p.observed_at))"
+#define MERGE(f)                                                                                   \
+#f " = CASE WHEN " NEWER " THEN COALESCE(s." #f ", p." #f ") ELSE COALESCE(p." #f ", s." #f    \
+       ") END"
+
+/* Known profiles: merged field by field (see the top of this file). A bare
+ * row changes nothing but a missing handle. */
+static const char
+    SQL_UPDATE[] = "UPDATE realreach.profiles p SET " MERGE(handle) ", " MERGE(name) ", " MERGE(bio) ", " MERGE(url) ", " MERGE(location) ", " MERGE(lang) ", " MERGE(platform_created_at) ", " MERGE(
+        followers_count) ", " MERGE(following_count) ", " MERGE(posts_count) ", " MERGE(likes_count) ", " MERGE(listed_count) ", " MERGE(likes_kind) ", " MERGE(default_avatar) ", " MERGE(verified) ", " MERGE(protected) ", " MERGE(last_post_at) ","
+                                                                                                                                                                                                                                                    " observed_at = CASE WHEN " NEWER
+                                                                                                                                                                                                                                                    " THEN s.obs ELSE p.observed_at END, updated_at = now()"
+                                                                                                                                                                                                                                                    "  FROM (SELECT *, CASE WHEN bare THEN NULL ELSE COALESCE(observed_at, $2::timestamptz) END AS obs"
+                                                                                                                                                                                                                                                    "          FROM " STAGE
+                                                                                                                                                                                                                                                    " WHERE existing AND NOT dup) s"
+                                                                                                                                                                                                                                                    " WHERE p.tenant_id = " TENANT
+                                                                                                                                                                                                                                                    " AND p.id = s.profile_id AND p.platform = $1"
+                                                                                                                                                                                                                                                    "   AND (s.obs IS NOT NULL OR (p.handle IS NULL AND s.handle IS NOT NULL))";
+
+/* New profiles, with the ids drawn when they were staged; in key order, so
+ * the unique index on (tenant, platform, external_id) fills page by page.
+ * No ON CONFLICT: under the lock nobody else adds this platform's profiles
+ * for the tenant (its speculative insertion doubled the cost); a writer that
+ * does not take the lock makes this fail with a unique violation (409,
+ * retry), never a duplicate profile. */
+static const char SQL_INSERT[] =
+    "INSERT INTO realreach.profiles (id, tenant_id, platform, external_id, handle, name, bio, url,"
+    "   location, lang, platform_created_at, followers_count, following_count, posts_count,"
+    "   likes_count, listed_count, likes_kind, default_avatar, verified, protected, last_post_at,"
+    "   observed_at) OVERRIDING SYSTEM VALUE"
+    " SELECT profile_id, " TENANT ", $1, external_id, handle, name, bio, url, location, lang,"
+    "   platform_created_at, followers_count, following_count, posts_count, likes_count,"
+    "   listed_count, likes_kind, default_avatar, verified, protected, last_post_at,"
+    "   CASE WHEN bare THEN NULL ELSE COALESCE(observed_at, $2::timestamptz) END"
+    "   FROM " STAGE " WHERE NOT existing AND NOT dup ORDER BY external_id";
+
+rr_rc_t rr_profiles_link(rr_bulk_t *b)
+{
+    const char *p[1] = {b->platform};
+    if (rr_bulk_exec(b->ctx, SQL_LOCK, 1, p) != RR_OK)
+        return RR_DB_ERROR;
+    if (b->handle_keyed > 0) {
+        bool indexed = !strcmp(b->platform, "instagram") || !strcmp(b->platform, "tiktok");
+        PGresult *r = rr_db_query(b->ctx, indexed ? SQL_LINK_INDEXED : SQL_LINK_HASHED, 1, p);
+        if (!r)
+            return RR_DB_ERROR;
+        b->linked = strtoll(PQcmdTuples(r), NULL, 10);
+        PQclear(r);
+    }
+    return RR_OK;
+}
+
+rr_rc_t rr_profiles_dups(rr_bulk_t *b)
+{
+    if (!b->use_keys || b->keys.overflow) {
+        const char *p[1] = {"{}"};
+        return rr_bulk_sql_dups(b, SQL_DUPS_ALL, 1, p);
+    }
+    if (b->keys.ncand == 0 && b->linked == 0)
+        return RR_OK; /* no key was seen twice */
+    const char *p[1] = {rr_keyset_candidates(&b->keys)};
+    return rr_bulk_sql_dups(b, SQL_DUPS_SOME, 1, p);
+}
+
+rr_rc_t rr_profiles_upsert(rr_bulk_t *b, int64_t default_observed_us, int64_t *created,
+                           int64_t *updated)
+{
+    const char *p[2] = {b->platform, NULL};
+    PGresult *r = rr_db_query(b->ctx, SQL_HAS_PLACEHOLDERS, 1, p);
+    if (!r)
+        return RR_DB_ERROR;
+    bool placeholders = PQntuples(r) > 0;
+    PQclear(r);
+    if (placeholders && rr_bulk_exec(b->ctx, SQL_UPGRADE, 1, p) != RR_OK)
+        return RR_DB_ERROR;
+    if (rr_bulk_exec(b->ctx, SQL_RESOLVE, 1, p) != RR_OK)
+        return RR_DB_ERROR;
+    char t[32];
+    rr_time_format(default_observed_us, t);
+    p[1] = t;
+    r = rr_db_query(b->ctx, SQL_UPDATE, 2, p);
+    if (!r)
+        return RR_DB_ERROR;
+    *updated = strtoll(PQcmdTuples(r), NULL, 10);
+    PQclear(r);
+    r = rr_db_query(b->ctx, SQL_INSERT, 2, p);
+    if (!r)
+        return RR_DB_ERROR;
+    *created = strtoll(PQcmdTuples(r), NULL, 10);
+    PQclear(r);
+    return RR_OK;
+}

@@ -1,0 +1,1 @@
+# Marks plugins/audience/ as a plugin (see plugins/example/plugin.mk).
