@@ -365,3 +365,26 @@ handler("metrics-get", "GET /v1/accounts/7/metrics?from=2025-01-01T00:00:00Z&to=
 put_named = lambda name, data: open(os.path.join(HERE, "regressions", "fcgi", name), "wb").write(data)
 put_named("metrics-method-label-1-inject", request('G"}\n1', "/nope"))
 put_named("metrics-method-label-2-scrape", request("GET", "/metrics"))
+
+# ------------------------------------------------------------- ingest_time
+for s in ["Wed Oct 10 20:19:24 +0000 2018", "2013-12-14T04:35:55.000Z", "2019-04-05T07:56:32+0000",
+          "2019-04-05T07:56:32+00:00", "2015-02-14 10:54:49", "2025-01-02", "1732727703",
+          "1732727703123", "20250102", "2024-02-29T23:59:60.999999-12:00", "1900-01-01T00:00:00Z",
+          "9999-12-31T23:59:59Z", "Thu Feb 29 00:00:00 -0530 2024", "1460337280148201472",
+          " 2025-01-02T03:04:05,5Z "]:
+    put("ingest_time", "seed", s)
+
+# ------------------------------------------------------------- ingest_jrec
+for s in ['{"id":"2244994945","name":"X Dev","username":"XDevelopers","public_metrics":'
+          '{"followers_count":512,"following_count":2048},"verified":false,"url":null,"d":1.5e3}',
+          '{"follower":{"accountId":"1460337280148201472","userLink":'
+          '"https://twitter.com/intent/user?user_id=1460337280148201472"}}',
+          '{"title":"","media_list_data":[],"string_list_data":[{"href":"https://www.instagram.com/acme",'
+          '"value":"acme","timestamp":1732727703}]}',
+          '{"s":"esc \\" \\\\ \\/ \\b\\f\\n\\r\\t \\u00e9 \\ud83d\\ude00 \\u0000"}',
+          '{"a":1,"a":2}', '"just a string"', '12345678901234567890', '-0.0e-5', '[1,[2,[3]]]',
+          '{"a.b":1,"a":{"b":2}}', '{"big":9223372036854775807,"neg":-9223372036854775808}',
+          '{"x":tru}', '{"k":"v"} x', '  {  }  ']:
+    put("ingest_jrec", "seed", s)
+put("ingest_jrec", "seed", b'{"bad":"\xff"}')
+put("ingest_jrec", "seed-long-real", "-0." + "3" * 140)
