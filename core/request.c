@@ -92,6 +92,10 @@ void rr_ctx_parse_query(rr_ctx_t *ctx, const char *qs)
                 ctx->query[ctx->nquery].name = k;
                 ctx->query[ctx->nquery].value = v;
                 ctx->nquery++;
+            } else if (!ctx->bad_query) {
+                /* refused, not dropped: dropping ?platform=x%00 would
+                 * silently widen the answer */
+                ctx->bad_query = k ? k : rr_arena_strndup(ctx->arena, p, klen);
             }
         }
         if (!amp)

@@ -26,7 +26,8 @@ rr_rc_t rr_respond_json(rr_ctx_t *ctx, int status, json_t *body)
 {
     if (!body)
         return RR_ERROR;
-    char *text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
+    /* 10 significant digits: a share reads 0.3584, not 0.35839999999999998 */
+    char *text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(10));
     json_decref(body);
     if (!text)
         return RR_ERROR;

@@ -136,6 +136,7 @@ struct rr_ctx {
     const char *query_string;
     rr_kv_t *query;
     int nquery;
+    const char *bad_query; /* a parameter that did not decode (bad escape, NUL) */
     rr_kv_t *headers; /* request headers, names lower-case with '-' */
     int nheaders;
     rr_kv_t params[RR_MAX_PATH_PARAMS];

@@ -327,6 +327,11 @@ static void handle(rr_ctx_t *ctx, FCGX_Request *req, int slot)
         rr_problem(ctx, 404, "not-found", NULL, "no such resource");
         return;
     }
+    if (ctx->bad_query) {
+        rr_problem(ctx, 400, "invalid-parameter", ctx->bad_query,
+                   "a query parameter has a malformed %%-escape or a NUL byte");
+        return;
+    }
     const rr_route_t *route = ctx->route;
     if (route->scope == RR_SCOPE_PUBLIC) {
         rr_rc_t rc = route->handler(ctx, route->user_data);
