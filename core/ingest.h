@@ -447,15 +447,6 @@ rr_rc_t rr_profiles_upsert(rr_bulk_t *b, int64_t default_observed_us, int64_t *c
     "?on_error=skip stores the valid rows\",\"items\":{\"type\":\"object\"}}"
 
 /* --------------------------------------------------------------- helpers */
-typedef struct rr_account_ref {
-    int64_t id;
-    char id_text[24];
-    char platform[16];
-} rr_account_ref_t;
-
-/* Loads {account_id}: 404 when the tenant has no such account, 403 when the
- * key is restricted to another client. */
-rr_rc_t rr_ingest_account(rr_ctx_t *ctx, rr_account_ref_t *acct);
 /* An optional ISO 8601 query parameter; 400 when malformed. */
 rr_rc_t rr_query_time(rr_ctx_t *ctx, const char *name, bool *present, int64_t *us);
 const char *rr_i64(rr_ctx_t *ctx, int64_t v); /* arena decimal text */

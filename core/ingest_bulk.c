@@ -403,28 +403,6 @@ rr_rc_t rr_bulk_tune(rr_bulk_t *b, const char *analyze_sql)
 
 /* --------------------------------------------------------------- helpers */
 
-rr_rc_t rr_ingest_account(rr_ctx_t *ctx, rr_account_ref_t *acct)
-{
-    if (rr_host_api.param_id(ctx, "account_id", &acct->id) != RR_OK)
-        return RR_INVALID;
-    snprintf(acct->id_text, sizeof acct->id_text, "%lld", (long long)acct->id);
-    const char *p[1] = {acct->id_text};
-    PGresult *r = rr_db_query(ctx,
-                              "SELECT client_id, platform FROM realreach.accounts"
-                              " WHERE tenant_id = realreach.current_tenant() AND id = $1",
-                              1, p);
-    if (!r)
-        return RR_DB_ERROR;
-    if (PQntuples(r) == 0) {
-        PQclear(r);
-        return rr_problem(ctx, 404, "not-found", NULL, "no such account");
-    }
-    int64_t client = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-    snprintf(acct->platform, sizeof acct->platform, "%s", PQgetvalue(r, 0, 1));
-    PQclear(r);
-    return rr_client_allowed(ctx, client);
-}
-
 rr_rc_t rr_query_time(rr_ctx_t *ctx, const char *name, bool *present, int64_t *us)
 {
     const char *v = rr_ctx_query(ctx, name);

@@ -248,7 +248,7 @@ static rr_rc_t engagements_post(rr_ctx_t *ctx, void *ud)
 {
     (void)ud;
     rr_account_ref_t acct;
-    rr_rc_t rc = rr_ingest_account(ctx, &acct);
+    rr_rc_t rc = rr_account_load(ctx, &acct);
     if (rc != RR_OK)
         return rc;
     rr_bulk_t b;
@@ -333,7 +333,7 @@ static rr_rc_t engagements_list(rr_ctx_t *ctx, void *ud)
     (void)ud;
     rr_account_ref_t acct;
     rr_page_t page;
-    rr_rc_t rc = rr_ingest_account(ctx, &acct);
+    rr_rc_t rc = rr_account_load(ctx, &acct);
     if (rc != RR_OK)
         return rc;
     if (rr_page_begin(ctx, &page) != RR_OK)

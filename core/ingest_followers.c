@@ -217,7 +217,7 @@ static rr_rc_t followers_post(rr_ctx_t *ctx, void *ud)
 {
     (void)ud;
     rr_account_ref_t acct;
-    rr_rc_t rc = rr_ingest_account(ctx, &acct);
+    rr_rc_t rc = rr_account_load(ctx, &acct);
     if (rc != RR_OK)
         return rc;
     rr_bulk_t b;
@@ -287,7 +287,7 @@ static rr_rc_t snapshots_open(rr_ctx_t *ctx, void *ud)
 {
     (void)ud;
     rr_account_ref_t acct;
-    rr_rc_t rc = rr_ingest_account(ctx, &acct);
+    rr_rc_t rc = rr_account_load(ctx, &acct);
     if (rc != RR_OK)
         return rc;
     const char *observed = NULL;
@@ -327,7 +327,7 @@ static rr_rc_t snapshots_list(rr_ctx_t *ctx, void *ud)
     (void)ud;
     rr_account_ref_t acct;
     rr_page_t page;
-    rr_rc_t rc = rr_ingest_account(ctx, &acct);
+    rr_rc_t rc = rr_account_load(ctx, &acct);
     if (rc != RR_OK)
         return rc;
     if (rr_page_begin(ctx, &page) != RR_OK)
@@ -361,7 +361,7 @@ static rr_rc_t snapshots_get(rr_ctx_t *ctx, void *ud)
     (void)ud;
     rr_account_ref_t acct;
     int64_t sid;
-    rr_rc_t rc = rr_ingest_account(ctx, &acct);
+    rr_rc_t rc = rr_account_load(ctx, &acct);
     if (rc != RR_OK)
         return rc;
     if (snapshot_param(ctx, &sid) != RR_OK)
@@ -419,7 +419,7 @@ static rr_rc_t parts_post(rr_ctx_t *ctx, void *ud)
     (void)ud;
     rr_account_ref_t acct;
     int64_t sid;
-    rr_rc_t rc = rr_ingest_account(ctx, &acct);
+    rr_rc_t rc = rr_account_load(ctx, &acct);
     if (rc != RR_OK)
         return rc;
     if (snapshot_param(ctx, &sid) != RR_OK)
@@ -477,7 +477,7 @@ static rr_rc_t complete_post(rr_ctx_t *ctx, void *ud)
     (void)ud;
     rr_account_ref_t acct;
     int64_t sid;
-    rr_rc_t rc = rr_ingest_account(ctx, &acct);
+    rr_rc_t rc = rr_account_load(ctx, &acct);
     if (rc != RR_OK)
         return rc;
     if (snapshot_param(ctx, &sid) != RR_OK)
@@ -560,7 +560,7 @@ static rr_rc_t members_list(rr_ctx_t *ctx, void *ud)
     rr_account_ref_t acct;
     int64_t sid;
     rr_page_t page;
-    rr_rc_t rc = rr_ingest_account(ctx, &acct);
+    rr_rc_t rc = rr_account_load(ctx, &acct);
     if (rc != RR_OK)
         return rc;
     if (snapshot_param(ctx, &sid) != RR_OK || rr_page_begin(ctx, &page) != RR_OK)

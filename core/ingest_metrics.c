@@ -104,7 +104,7 @@ static rr_rc_t metrics_post(rr_ctx_t *ctx, void *ud)
 {
     (void)ud;
     rr_account_ref_t acct;
-    rr_rc_t rc = rr_ingest_account(ctx, &acct);
+    rr_rc_t rc = rr_account_load(ctx, &acct);
     if (rc != RR_OK)
         return rc;
     rr_bulk_t b;
@@ -163,7 +163,7 @@ static rr_rc_t metrics_get(rr_ctx_t *ctx, void *ud)
 {
     (void)ud;
     rr_account_ref_t acct;
-    rr_rc_t rc = rr_ingest_account(ctx, &acct);
+    rr_rc_t rc = rr_account_load(ctx, &acct);
     if (rc != RR_OK)
         return rc;
     bool has_from, has_to;

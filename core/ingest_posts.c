@@ -320,7 +320,7 @@ static rr_rc_t posts_post(rr_ctx_t *ctx, void *ud)
 {
     (void)ud;
     rr_account_ref_t acct;
-    rr_rc_t rc = rr_ingest_account(ctx, &acct);
+    rr_rc_t rc = rr_account_load(ctx, &acct);
     if (rc != RR_OK)
         return rc;
     rr_bulk_t b;
@@ -399,7 +399,7 @@ static rr_rc_t posts_list(rr_ctx_t *ctx, void *ud)
     (void)ud;
     rr_account_ref_t acct;
     rr_page_t page;
-    rr_rc_t rc = rr_ingest_account(ctx, &acct);
+    rr_rc_t rc = rr_account_load(ctx, &acct);
     if (rc != RR_OK)
         return rc;
     if (rr_page_begin(ctx, &page) != RR_OK)
@@ -446,7 +446,7 @@ static rr_rc_t posts_get(rr_ctx_t *ctx, void *ud)
     (void)ud;
     rr_account_ref_t acct;
     int64_t pid;
-    rr_rc_t rc = rr_ingest_account(ctx, &acct);
+    rr_rc_t rc = rr_account_load(ctx, &acct);
     if (rc != RR_OK)
         return rc;
     if (rr_host_api.param_id(ctx, "post_id", &pid) != RR_OK)

@@ -263,15 +263,15 @@ static rr_rc_t accounts_create(rr_ctx_t *ctx, void *ud)
     return respond_one(ctx, r, 201, "account", "/v1/accounts/%s");
 }
 
-/* Loads the account's client id; 404 if absent, 403 if the key may not see it. */
-static rr_rc_t account_allowed(rr_ctx_t *ctx)
+rr_rc_t rr_account_load(rr_ctx_t *ctx, rr_account_ref_t *acct)
 {
-    int64_t id;
-    if (id_param(ctx, "account_id", &id) != RR_OK)
+    if (id_param(ctx, "account_id", &acct->id) != RR_OK)
         return RR_INVALID;
-    const char *p[1] = {rr_host_api.req_param(ctx, "account_id")};
+    snprintf(acct->id_text, sizeof acct->id_text, "%lld", (long long)acct->id);
+    const char *p[1] = {acct->id_text};
     PGresult *r = rr_db_query(ctx,
-                              "SELECT client_id FROM realreach.accounts WHERE tenant_id = realreach.current_tenant() AND id = $1",
+                              "SELECT client_id, platform FROM realreach.accounts"
+                              " WHERE tenant_id = realreach.current_tenant() AND id = $1",
                               1, p);
     if (!r)
         return RR_DB_ERROR;
@@ -279,29 +279,37 @@ static rr_rc_t account_allowed(rr_ctx_t *ctx)
         PQclear(r);
         return rr_problem(ctx, 404, "not-found", NULL, "no such account");
     }
-    int64_t cid = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    acct->client_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    snprintf(acct->platform, sizeof acct->platform, "%s", PQgetvalue(r, 0, 1));
     PQclear(r);
-    return client_allowed(ctx, cid);
+    return client_allowed(ctx, acct->client_id);
 }
 
 static rr_rc_t accounts_get(rr_ctx_t *ctx, void *ud)
 {
     (void)ud;
-    rr_rc_t rc = account_allowed(ctx);
-    if (rc != RR_OK)
-        return rc;
+    int64_t id;
+    if (id_param(ctx, "account_id", &id) != RR_OK)
+        return RR_INVALID;
     const char *p[1] = {rr_host_api.req_param(ctx, "account_id")};
+    /* one query: the client restriction is checked on the row itself */
     PGresult *r = rr_db_query(ctx,
                               "SELECT " ACCOUNT_COLS " FROM realreach.accounts"
                               " WHERE tenant_id = realreach.current_tenant() AND id = $1",
                               1, p);
+    if (r && PQntuples(r) == 1 &&
+        client_allowed(ctx, strtoll(PQgetvalue(r, 0, PQfnumber(r, "client_id")), NULL, 10)) != RR_OK) {
+        PQclear(r);
+        return RR_INVALID;
+    }
     return respond_one(ctx, r, 200, "account", NULL);
 }
 
 static rr_rc_t accounts_patch(rr_ctx_t *ctx, void *ud)
 {
     (void)ud;
-    rr_rc_t rc = account_allowed(ctx);
+    rr_account_ref_t acct;
+    rr_rc_t rc = rr_account_load(ctx, &acct);
     if (rc != RR_OK)
         return rc;
     json_t *body = rr_req_json(ctx);
@@ -310,7 +318,7 @@ static rr_rc_t accounts_patch(rr_ctx_t *ctx, void *ud)
     if (json_object_get(body, "platform"))
         return rr_problem(ctx, 422, "read-only-field", "platform",
                           "an account's platform cannot change; create another account");
-    const char *p[5] = {rr_host_api.req_param(ctx, "account_id"), opt_str(body, "handle"),
+    const char *p[5] = {acct.id_text, opt_str(body, "handle"),
                         opt_str(body, "external_id"), json_object_get(body, "external_id") ? "t" : "f",
                         opt_str(body, "relation")};
     PGresult *r = rr_db_query(ctx,
@@ -328,10 +336,11 @@ static rr_rc_t accounts_patch(rr_ctx_t *ctx, void *ud)
 static rr_rc_t accounts_delete(rr_ctx_t *ctx, void *ud)
 {
     (void)ud;
-    rr_rc_t rc = account_allowed(ctx);
+    rr_account_ref_t acct;
+    rr_rc_t rc = rr_account_load(ctx, &acct);
     if (rc != RR_OK)
         return rc;
-    const char *p[1] = {rr_host_api.req_param(ctx, "account_id")};
+    const char *p[1] = {acct.id_text};
     PGresult *r = rr_db_query(ctx,
                               "DELETE FROM realreach.accounts WHERE tenant_id = realreach.current_tenant() AND id = $1",
                               1, p);
@@ -392,6 +401,4 @@ void rr_routes_clients_register(void)
         rr_router_add(&defs[i], "core");
 }
 
-/* The client-restriction rule for other route files (bulk ingest): 403
- * when the key is restricted to another client of the tenant. */
 rr_rc_t rr_client_allowed(rr_ctx_t *ctx, int64_t client_id) { return client_allowed(ctx, client_id); }

@@ -369,6 +369,17 @@ void rr_routes_jobs_register(void);
 void rr_routes_ingest_register(void); /* platform data in (core/ingest_*.c) */
 /* 403 problem (RR_INVALID) when the key is restricted to another client. */
 rr_rc_t rr_client_allowed(rr_ctx_t *ctx, int64_t client_id);
+
+/* The {account_id} of a request, loaded once for every route under an
+ * account: 404 when the tenant has no such account, 403 when the key is
+ * restricted to another client. */
+typedef struct rr_account_ref {
+    int64_t id;
+    char id_text[24];
+    int64_t client_id;
+    char platform[16];
+} rr_account_ref_t;
+rr_rc_t rr_account_load(rr_ctx_t *ctx, rr_account_ref_t *acct);
 json_t *rr_openapi_document(void);
 
 /* --------------------------------------------------------------- process */
