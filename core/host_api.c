@@ -97,6 +97,24 @@ static rr_rc_t h_problem(rr_ctx_t *ctx, int status, const char *kind, const char
 
 static int h_job_attempt(rr_ctx_t *ctx) { return ctx->is_job ? ctx->job_attempt : 0; }
 
+/* The core's account loader, under the public type. */
+static rr_rc_t h_account_load(rr_ctx_t *ctx, const char *param, rr_account_t *out)
+{
+    _Static_assert(sizeof out->platform == sizeof ((rr_account_ref_t *)0)->platform,
+                   "rr_account_t.platform and rr_account_ref_t.platform differ");
+    if (!param || !out)
+        return RR_ERROR;
+    rr_account_ref_t acct;
+    rr_rc_t rc = rr_account_load_param(ctx, param, &acct);
+    if (rc != RR_OK)
+        return rc;
+    out->id = acct.id;
+    out->client_id = acct.client_id;
+    memcpy(out->platform, acct.platform, sizeof out->platform);
+    out->handle = acct.handle;
+    return RR_OK;
+}
+
 static void *h_alloc(rr_ctx_t *ctx, size_t size) { return rr_arena_alloc(ctx->arena, size); }
 
 static char *h_sprintf(rr_ctx_t *ctx, const char *fmt, ...)
@@ -158,4 +176,5 @@ const rr_host_api_t rr_host_api = {
     .copy_begin = rr_copy_begin,
     .copy_put = rr_copy_put,
     .copy_end = rr_copy_end,
+    .account_load = h_account_load,
 };

@@ -263,26 +263,34 @@ static rr_rc_t accounts_create(rr_ctx_t *ctx, void *ud)
     return respond_one(ctx, r, 201, "account", "/v1/accounts/%s");
 }
 
-rr_rc_t rr_account_load(rr_ctx_t *ctx, rr_account_ref_t *acct)
+rr_rc_t rr_account_load_param(rr_ctx_t *ctx, const char *param, rr_account_ref_t *acct)
 {
-    if (id_param(ctx, "account_id", &acct->id) != RR_OK)
+    if (id_param(ctx, param, &acct->id) != RR_OK)
         return RR_INVALID;
     snprintf(acct->id_text, sizeof acct->id_text, "%lld", (long long)acct->id);
     const char *p[1] = {acct->id_text};
     PGresult *r = rr_db_query(ctx,
-                              "SELECT client_id, platform FROM realreach.accounts"
+                              "SELECT client_id, platform, handle FROM realreach.accounts"
                               " WHERE tenant_id = realreach.current_tenant() AND id = $1",
                               1, p);
     if (!r)
         return RR_DB_ERROR;
     if (PQntuples(r) == 0) {
         PQclear(r);
-        return rr_problem(ctx, 404, "not-found", NULL, "no such account");
+        return rr_problem(ctx, 404, "not-found", param, "no such account");
     }
     acct->client_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
     snprintf(acct->platform, sizeof acct->platform, "%s", PQgetvalue(r, 0, 1));
+    acct->handle = rr_arena_strdup(ctx->arena, PQgetvalue(r, 0, 2));
     PQclear(r);
+    if (!acct->handle)
+        return RR_ERROR;
     return client_allowed(ctx, acct->client_id);
+}
+
+rr_rc_t rr_account_load(rr_ctx_t *ctx, rr_account_ref_t *acct)
+{
+    return rr_account_load_param(ctx, "account_id", acct);
 }
 
 static rr_rc_t accounts_get(rr_ctx_t *ctx, void *ud)

@@ -372,14 +372,17 @@ rr_rc_t rr_client_allowed(rr_ctx_t *ctx, int64_t client_id);
 
 /* The {account_id} of a request, loaded once for every route under an
  * account: 404 when the tenant has no such account, 403 when the key is
- * restricted to another client. */
+ * restricted to another client. rr_account_load_param() reads the path
+ * parameter named param instead (plugins: host->account_load). */
 typedef struct rr_account_ref {
     int64_t id;
     char id_text[24];
     int64_t client_id;
     char platform[16];
+    const char *handle; /* arena */
 } rr_account_ref_t;
 rr_rc_t rr_account_load(rr_ctx_t *ctx, rr_account_ref_t *acct);
+rr_rc_t rr_account_load_param(rr_ctx_t *ctx, const char *param, rr_account_ref_t *acct);
 json_t *rr_openapi_document(void);
 
 /* --------------------------------------------------------------- process */

@@ -33,7 +33,8 @@ extern "C" {
 
 #define RR_PLUGIN_MAGIC 0x52525047u /* "RRPG" */
 #define RR_ABI_MAJOR 1
-#define RR_ABI_MINOR 0
+/* 1.1: account_load() and rr_account_t. */
+#define RR_ABI_MINOR 1
 
 #define RR_STR_(x) #x
 #define RR_STR(x) RR_STR_(x)
@@ -141,6 +142,19 @@ typedef struct rr_page {
     int limit;        /* 1..200, default 50 */
     int64_t after_id; /* keyset: rows with id > after_id (0 = from the start) */
 } rr_page_t;
+
+/* An account as account_load() gives it: the tenant's, and visible to the
+ * request's key. The plugin owns the struct (usually on its stack); the host
+ * fills it only on RR_OK. Frozen within ABI major 1: whatever else a plugin
+ * may one day need of an account comes with a new function, never in a
+ * longer struct (the host writes all of it). */
+typedef struct rr_account {
+    int64_t id;
+    int64_t client_id;  /* the agency's client the account belongs to */
+    char platform[16];  /* "x", "instagram", "tiktok", "facebook", "youtube",
+                         * "linkedin"; NUL-terminated */
+    const char *handle; /* arena memory: valid until the request ends */
+} rr_account_t;
 
 /*
  * The host API. Append-only: new functions go at the end and bump
@@ -259,6 +273,18 @@ typedef struct rr_host_api {
     rr_rc_t (*copy_begin)(rr_ctx_t *ctx, const char *copy_sql);
     rr_rc_t (*copy_put)(rr_ctx_t *ctx, const char *data, size_t len);
     rr_rc_t (*copy_end)(rr_ctx_t *ctx, int64_t *rows);
+
+    /* ---- accounts (ABI 1.1) */
+    /* The account named by the path parameter `param` (e.g. "account_id"),
+     * loaded and authorised exactly as the core's own account routes do it,
+     * in one query inside the request's transaction. RR_OK with *out
+     * filled; RR_INVALID with a 404 problem when the parameter is not a
+     * positive id or the tenant has no such account (another tenant's
+     * account is no such account), or with a 403 problem when the key is
+     * restricted to another client of the tenant; RR_DB_ERROR when the
+     * query failed; RR_ERROR when out of memory. For request handlers:
+     * jobs have no path parameters. */
+    rr_rc_t (*account_load)(rr_ctx_t *ctx, const char *param, rr_account_t *out);
 } rr_host_api_t;
 
 typedef struct rr_plugin_desc {

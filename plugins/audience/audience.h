@@ -33,9 +33,9 @@ extern const rr_host_api_t *aud_host;
 #define AUD_CSV_MAX 50000
 
 /* ---- util.c */
-/* The {account_id} path parameter, visible to this key: 404 when it is not
- * this tenant's (or cannot be an id), 403 when the key is restricted to
- * another client of the tenant (as the core's account routes answer). */
+/* The {account_id} path parameter, visible to this key (the host's
+ * account_load: 404 when it is not this tenant's or cannot be an id, 403
+ * when the key is restricted to another client of the tenant). */
 rr_rc_t aud_account_param(rr_ctx_t *ctx, int64_t *account_id);
 /* A path parameter id of an audit of account_id: 404 when it is not one. */
 rr_rc_t aud_audit_param(rr_ctx_t *ctx, const char *name, int64_t account_id, int64_t *audit_id,

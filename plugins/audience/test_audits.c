@@ -41,10 +41,11 @@ static rr_ctx_t *ctx_for(rr_scope_t scope, int64_t client)
     return ctx;
 }
 
-/* the account lookup every route starts with: account 7 of client 3 */
+/* the account lookup every route starts with (host->account_load): account 7
+ * of client 3 */
 static void script_account(rr_ctx_t *ctx)
 {
-    mock_db_rows(ctx, "client_id:int8", 1, "3");
+    mock_db_account(ctx, 3, "x", "brand");
 }
 
 #define AUDIT_ROW_COLS                                                                             \
@@ -208,9 +209,11 @@ static void test_accounts_are_checked_first(void **state)
     (void)state;
     /* another tenant's (or no) account: 404 */
     rr_ctx_t *ctx = ctx_for(RR_SCOPE_READ, 0);
-    mock_db_rows(ctx, "client_id:int8", 0);
+    mock_db_no_account(ctx);
     assert_int_equal(mock_request(ctx, "GET", "/v1/accounts/7/audits/5"), RR_INVALID);
     assert_int_equal(mock_status(ctx), 404);
+    assert_string_equal(mock_problem_kind(ctx), "not-found");
+    assert_string_equal(mock_db_param(ctx, 0, 0), "7");
     assert_null(mock_verify(ctx));
     mock_ctx_free(ctx);
     /* a key restricted to client 4 on client 3's account: 403 */
@@ -218,7 +221,22 @@ static void test_accounts_are_checked_first(void **state)
     script_account(ctx);
     assert_int_equal(mock_request(ctx, "POST", "/v1/accounts/7/audits"), RR_INVALID);
     assert_int_equal(mock_status(ctx), 403);
+    assert_string_equal(mock_problem_kind(ctx), "forbidden");
     assert_int_equal(mock_db_calls(ctx), 1);
+    assert_null(mock_verify(ctx));
+    mock_ctx_free(ctx);
+    /* a key restricted to client 3 may use client 3's account */
+    ctx = ctx_for(RR_SCOPE_READ, 3);
+    script_account(ctx);
+    script_done_audit(ctx);
+    assert_int_equal(mock_request(ctx, "GET", "/v1/accounts/7/audits/5"), RR_OK);
+    assert_int_equal(mock_status(ctx), 200);
+    assert_null(mock_verify(ctx));
+    mock_ctx_free(ctx);
+    /* the account lookup failed: the host maps the SQLSTATE */
+    ctx = ctx_for(RR_SCOPE_READ, 0);
+    mock_db_fail(ctx, "57P01");
+    assert_int_equal(mock_request(ctx, "GET", "/v1/accounts/7/anomalies"), RR_DB_ERROR);
     assert_null(mock_verify(ctx));
     mock_ctx_free(ctx);
     /* ids that cannot exist: 404 without a query */

@@ -13,30 +13,11 @@
 
 rr_rc_t aud_account_param(rr_ctx_t *ctx, int64_t *account_id)
 {
-    rr_rc_t rc = aud_host->param_id(ctx, "account_id", account_id);
-    if (rc != RR_OK)
-        return rc;
-    char id[24];
-    snprintf(id, sizeof id, "%lld", (long long)*account_id);
-    const char *params[] = {id};
-    PGresult *res = aud_host->db_query(ctx,
-                                       "SELECT client_id FROM realreach.accounts"
-                                       " WHERE tenant_id = realreach.current_tenant()"
-                                       "   AND id = $1::bigint",
-                                       1, params);
-    if (!res)
-        return RR_DB_ERROR;
-    if (PQntuples(res) == 0) {
-        PQclear(res);
-        return aud_host->problem(ctx, 404, "not-found", "account_id", "no such account");
-    }
-    int64_t client = aud_int(res, 0, 0);
-    PQclear(res);
-    int64_t only = aud_host->key_client_id(ctx);
-    if (only && only != client)
-        return aud_host->problem(ctx, 403, "forbidden", NULL,
-                                 "this key is restricted to another client");
-    return RR_OK;
+    rr_account_t acct;
+    rr_rc_t rc = aud_host->account_load(ctx, "account_id", &acct);
+    if (rc == RR_OK)
+        *account_id = acct.id;
+    return rc;
 }
 
 rr_rc_t aud_audit_param(rr_ctx_t *ctx, const char *name, int64_t account_id, int64_t *audit_id,

@@ -1,7 +1,6 @@
 /*
  * example plugin — declarations shared by its files: the host table saved by
- * init(), the label rules, the account-visibility check every account route
- * starts with, and the callbacks init() registers.
+ * init(), the label rules and the callbacks init() registers.
  *
  * Everything here has external linkage inside the shared object only: the
  * plugin builds with -fvisibility=hidden, so the one exported symbol is
@@ -24,16 +23,6 @@ extern const rr_host_api_t *ex_host;
 
 /* 1 to EX_LABEL_MAX characters of a-z, 0-9, '-' and '_'. */
 bool ex_label_valid(const char *label);
-
-/* The key's client restriction as a query parameter: NULL (SQL NULL: every
- * client) or the client id written into buf. */
-const char *ex_client_param(rr_ctx_t *ctx, char buf[24]);
-
-/* RR_OK if the account exists in this tenant and the key may see it (its
- * client restriction); else a 404 problem (RR_INVALID) or RR_DB_ERROR.
- * Row-level security hides other tenants' accounts, so "another tenant's"
- * and "no such" are the same answer, as they must be. */
-rr_rc_t ex_account_visible(rr_ctx_t *ctx, int64_t account_id);
 
 /* Route handlers (labels.c, relabel.c). */
 rr_rc_t ex_account_labels_get(rr_ctx_t *ctx, void *user_data);

@@ -3,8 +3,9 @@
  * which are the ones an agency's own handler should take:
  *   1. read and validate path/query/body input (no database yet);
  *   2. object-level authorisation: is the account this tenant's, and may
- *      this key see its client? (404 otherwise — never 403, which would
- *      confirm that the id exists);
+ *      this key see its client? host->account_load() answers it as the
+ *      core's account routes do (404 for no such account, another tenant's
+ *      included; 403 for a key restricted to another client);
  *   3. parameterised SQL only, every statement scoped with
  *      tenant_id = realreach.current_tenant() (row-level security enforces it
  *      too; saying it keeps the indexes used and the intent visible);
@@ -36,33 +37,15 @@ bool ex_label_valid(const char *label)
     return n > 0;
 }
 
-const char *ex_client_param(rr_ctx_t *ctx, char buf[24])
+/* The key's client restriction as a query parameter: NULL (SQL NULL: every
+ * client) or the client id written into buf. */
+static const char *client_param(rr_ctx_t *ctx, char buf[24])
 {
     int64_t client = ex_host->key_client_id(ctx);
     if (client == 0)
         return NULL;
     snprintf(buf, 24, "%lld", (long long)client);
     return buf;
-}
-
-rr_rc_t ex_account_visible(rr_ctx_t *ctx, int64_t account_id)
-{
-    char id[24], client[24];
-    snprintf(id, sizeof id, "%lld", (long long)account_id);
-    const char *params[] = {id, ex_client_param(ctx, client)};
-    PGresult *res = ex_host->db_query(ctx,
-                                      "SELECT 1 FROM realreach.accounts"
-                                      " WHERE tenant_id = realreach.current_tenant()"
-                                      "   AND id = $1::bigint"
-                                      "   AND ($2::bigint IS NULL OR client_id = $2::bigint)",
-                                      2, params);
-    if (!res)
-        return RR_DB_ERROR;
-    int found = PQntuples(res);
-    PQclear(res);
-    if (!found)
-        return ex_host->problem(ctx, 404, "not-found", "account_id", "no such account");
-    return RR_OK;
 }
 
 /* The columns of one account label as the API shows it:
@@ -74,15 +57,13 @@ rr_rc_t ex_account_visible(rr_ctx_t *ctx, int64_t account_id)
 rr_rc_t ex_account_labels_get(rr_ctx_t *ctx, void *user_data)
 {
     (void)user_data;
-    int64_t account_id;
-    rr_rc_t rc = ex_host->param_id(ctx, "account_id", &account_id);
+    rr_account_t acct;
+    rr_rc_t rc = ex_host->account_load(ctx, "account_id", &acct);
     if (rc != RR_OK)
-        return rc;
-    if ((rc = ex_account_visible(ctx, account_id)) != RR_OK)
         return rc;
 
     char id[24];
-    snprintf(id, sizeof id, "%lld", (long long)account_id);
+    snprintf(id, sizeof id, "%lld", (long long)acct.id);
     const char *params[] = {id};
     PGresult *res = ex_host->db_query(ctx,
                                       "SELECT label, realreach.iso(created_at) AS created_at"
@@ -104,20 +85,18 @@ rr_rc_t ex_account_labels_get(rr_ctx_t *ctx, void *user_data)
 rr_rc_t ex_account_label_put(rr_ctx_t *ctx, void *user_data)
 {
     (void)user_data;
-    int64_t account_id;
-    rr_rc_t rc = ex_host->param_id(ctx, "account_id", &account_id);
-    if (rc != RR_OK)
-        return rc;
     const char *label = ex_host->req_param(ctx, "label");
     if (!ex_label_valid(label))
         return ex_host->problem(ctx, 422, "validation", "label",
                                 "a label is 1 to %d characters of a-z, 0-9, '-' and '_'",
                                 EX_LABEL_MAX);
-    if ((rc = ex_account_visible(ctx, account_id)) != RR_OK)
+    rr_account_t acct;
+    rr_rc_t rc = ex_host->account_load(ctx, "account_id", &acct);
+    if (rc != RR_OK)
         return rc;
 
     char id[24], max[16];
-    snprintf(id, sizeof id, "%lld", (long long)account_id);
+    snprintf(id, sizeof id, "%lld", (long long)acct.id);
     snprintf(max, sizeof max, "%d", EX_LABELS_PER_ACCOUNT);
     const char *params[] = {id, label, max};
     /* Inserts unless the account already has the label or is at its limit.
@@ -139,7 +118,7 @@ rr_rc_t ex_account_label_put(rr_ctx_t *ctx, void *user_data)
         json_t *body = ex_host->row_json(res, 0);
         PQclear(res);
         char *location = ex_host->sprintf(ctx, "/v1/accounts/%lld/labels/%s",
-                                          (long long)account_id, label);
+                                          (long long)acct.id, label);
         if (!location || ex_host->header_set(ctx, "Location", location) != RR_OK) {
             json_decref(body);
             return RR_ERROR;
@@ -167,22 +146,21 @@ rr_rc_t ex_account_label_put(rr_ctx_t *ctx, void *user_data)
 }
 
 /* DELETE /v1/accounts/{account_id}/labels/{label} — 204, or 404 when the
- * account (for this key) or its label does not exist. */
+ * account or its label does not exist (403: the key may not see the
+ * account's client). */
 rr_rc_t ex_account_label_delete(rr_ctx_t *ctx, void *user_data)
 {
     (void)user_data;
-    int64_t account_id;
-    rr_rc_t rc = ex_host->param_id(ctx, "account_id", &account_id);
-    if (rc != RR_OK)
-        return rc;
     const char *label = ex_host->req_param(ctx, "label");
     if (!ex_label_valid(label)) /* a label that cannot exist is simply not found */
         return ex_host->problem(ctx, 404, "not-found", "label", "no such label");
-    if ((rc = ex_account_visible(ctx, account_id)) != RR_OK)
+    rr_account_t acct;
+    rr_rc_t rc = ex_host->account_load(ctx, "account_id", &acct);
+    if (rc != RR_OK)
         return rc;
 
     char id[24];
-    snprintf(id, sizeof id, "%lld", (long long)account_id);
+    snprintf(id, sizeof id, "%lld", (long long)acct.id);
     const char *params[] = {id, label};
     /* RETURNING counts the rows (PQcmdTuples would work too, but cannot be
      * scripted in the mock host). */
@@ -219,7 +197,7 @@ rr_rc_t ex_label_accounts_get(rr_ctx_t *ctx, void *user_data)
     char after[24], client[24], limit[16];
     snprintf(after, sizeof after, "%lld", (long long)page.after_id);
     snprintf(limit, sizeof limit, "%d", page.limit + 1);
-    const char *params[] = {label, after, ex_client_param(ctx, client), limit};
+    const char *params[] = {label, after, client_param(ctx, client), limit};
     PGresult *res = ex_host->db_query(
         ctx,
         "SELECT a.id, a.client_id, a.platform, a.handle,"

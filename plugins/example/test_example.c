@@ -149,7 +149,7 @@ static void test_list_labels(void **state)
 {
     (void)state;
     rr_ctx_t *ctx = ctx_for(RR_SCOPE_READ, 0);
-    mock_db_rows(ctx, "?column?", 1, "1"); /* the account is visible */
+    mock_db_account(ctx, 3, "x", "brand"); /* account 7 of client 3 */
     mock_db_rows(ctx, "label,created_at", 2, "at-risk", "2025-01-02T03:04:05.000Z", "vip",
                  "2025-02-03T04:05:06.000Z");
     assert_int_equal(mock_request(ctx, "GET", "/v1/accounts/7/labels"), RR_OK);
@@ -163,8 +163,7 @@ static void test_list_labels(void **state)
         "2025-02-03T04:05:06.000Z");
 
     assert_int_equal(mock_db_calls(ctx), 2);
-    assert_string_equal(mock_db_param(ctx, 0, 0), "7");
-    assert_null(mock_db_param(ctx, 0, 1)); /* key sees every client */
+    assert_string_equal(mock_db_param(ctx, 0, 0), "7"); /* account_load */
     assert_string_equal(mock_db_param(ctx, 1, 0), "7");
     assert_null(mock_verify(ctx));
     mock_ctx_free(ctx);
@@ -174,7 +173,7 @@ static void test_list_labels_empty(void **state)
 {
     (void)state;
     rr_ctx_t *ctx = ctx_for(RR_SCOPE_READ, 0);
-    mock_db_rows(ctx, "?column?", 1, "1");
+    mock_db_account(ctx, 3, "x", "brand");
     mock_db_rows(ctx, "label,created_at", 0);
     assert_int_equal(mock_request(ctx, "GET", "/v1/accounts/7/labels"), RR_OK);
     assert_int_equal(mock_status(ctx), 200);
@@ -187,26 +186,33 @@ static void test_unknown_account_is_404(void **state)
 {
     (void)state;
     rr_ctx_t *ctx = ctx_for(RR_SCOPE_READ, 0);
-    mock_db_rows(ctx, "?column?", 0); /* RLS hides other tenants' accounts */
+    mock_db_no_account(ctx); /* RLS hides other tenants' accounts */
     assert_int_equal(mock_request(ctx, "GET", "/v1/accounts/999/labels"), RR_INVALID);
     assert_int_equal(mock_status(ctx), 404);
     assert_string_equal(mock_problem_kind(ctx), "not-found");
-    assert_string_equal(mock_problem_field(ctx), "account_id");
+    assert_string_equal(mock_db_param(ctx, 0, 0), "999");
     assert_int_equal(mock_db_calls(ctx), 1);
     assert_null(mock_verify(ctx));
     mock_ctx_free(ctx);
 }
 
-static void test_client_restricted_key_sends_its_client(void **state)
+static void test_client_restricted_key(void **state)
 {
     (void)state;
     rr_ctx_t *ctx = ctx_for(RR_SCOPE_READ, 42);
-    mock_db_rows(ctx, "?column?", 0); /* account 7 belongs to another client */
+    mock_db_account(ctx, 3, "x", "brand"); /* account 7 belongs to client 3 */
     assert_int_equal(mock_request(ctx, "GET", "/v1/accounts/7/labels"), RR_INVALID);
-    assert_int_equal(mock_status(ctx), 404);
-    assert_string_equal(mock_db_param(ctx, 0, 0), "7");
-    assert_string_equal(mock_db_param(ctx, 0, 1), "42");
-    assert_non_null(strstr(mock_db_sql(ctx, 0), "client_id = $2"));
+    assert_int_equal(mock_status(ctx), 403);
+    assert_string_equal(mock_problem_kind(ctx), "forbidden");
+    assert_int_equal(mock_db_calls(ctx), 1);
+    assert_null(mock_verify(ctx));
+    mock_ctx_free(ctx);
+
+    ctx = ctx_for(RR_SCOPE_READ, 3); /* restricted to the account's own client */
+    mock_db_account(ctx, 3, "x", "brand");
+    mock_db_rows(ctx, "label,created_at", 0);
+    assert_int_equal(mock_request(ctx, "GET", "/v1/accounts/7/labels"), RR_OK);
+    assert_int_equal(mock_status(ctx), 200);
     assert_null(mock_verify(ctx));
     mock_ctx_free(ctx);
 }
@@ -233,7 +239,7 @@ static void test_database_failure_is_db_error(void **state)
 {
     (void)state;
     rr_ctx_t *ctx = ctx_for(RR_SCOPE_READ, 0);
-    mock_db_rows(ctx, "?column?", 1, "1");
+    mock_db_account(ctx, 3, "x", "brand");
     mock_db_fail(ctx, "57P01"); /* the server went away mid-request */
     assert_int_equal(mock_request(ctx, "GET", "/v1/accounts/7/labels"), RR_DB_ERROR);
     assert_int_equal(mock_status(ctx), 0); /* the host answers (503) */
@@ -256,7 +262,7 @@ static void test_put_adds_label(void **state)
 {
     (void)state;
     rr_ctx_t *ctx = ctx_for(RR_SCOPE_WRITE, 0);
-    mock_db_rows(ctx, "?column?", 1, "1");
+    mock_db_account(ctx, 3, "x", "brand");
     mock_db_rows(ctx, LABEL_COLS, 1, "7", "at-risk", "2025-03-01T10:00:00.000Z");
     assert_int_equal(mock_request(ctx, "PUT", "/v1/accounts/7/labels/at-risk"), RR_OK);
     assert_int_equal(mock_status(ctx), 201);
@@ -279,7 +285,7 @@ static void test_put_existing_label_is_200(void **state)
 {
     (void)state;
     rr_ctx_t *ctx = ctx_for(RR_SCOPE_WRITE, 0);
-    mock_db_rows(ctx, "?column?", 1, "1");
+    mock_db_account(ctx, 3, "x", "brand");
     mock_db_rows(ctx, LABEL_COLS, 0); /* ON CONFLICT DO NOTHING */
     mock_db_rows(ctx, LABEL_COLS, 1, "7", "vip", "2024-12-31T23:59:59.000Z");
     assert_int_equal(mock_request(ctx, "PUT", "/v1/accounts/7/labels/vip"), RR_OK);
@@ -295,7 +301,7 @@ static void test_put_over_the_limit_is_422(void **state)
 {
     (void)state;
     rr_ctx_t *ctx = ctx_for(RR_SCOPE_WRITE, 0);
-    mock_db_rows(ctx, "?column?", 1, "1");
+    mock_db_account(ctx, 3, "x", "brand");
     mock_db_rows(ctx, LABEL_COLS, 0);
     mock_db_rows(ctx, LABEL_COLS, 0); /* not there either: the limit stopped it */
     assert_int_equal(mock_request(ctx, "PUT", "/v1/accounts/7/labels/vip"), RR_INVALID);
@@ -324,15 +330,22 @@ static void test_put_invalid_label_is_422_without_query(void **state)
     }
 }
 
-static void test_put_on_hidden_account_is_404(void **state)
+static void test_put_on_unseen_account_writes_nothing(void **state)
 {
     (void)state;
     rr_ctx_t *ctx = ctx_for(RR_SCOPE_WRITE, 42);
-    mock_db_rows(ctx, "?column?", 0);
+    mock_db_no_account(ctx);
     assert_int_equal(mock_request(ctx, "PUT", "/v1/accounts/8/labels/vip"), RR_INVALID);
     assert_int_equal(mock_status(ctx), 404);
-    assert_string_equal(mock_db_param(ctx, 0, 1), "42");
     assert_int_equal(mock_db_calls(ctx), 1); /* nothing written */
+    assert_null(mock_verify(ctx));
+    mock_ctx_free(ctx);
+
+    ctx = ctx_for(RR_SCOPE_WRITE, 42); /* another client's account */
+    mock_db_account(ctx, 3, "x", "brand");
+    assert_int_equal(mock_request(ctx, "PUT", "/v1/accounts/8/labels/vip"), RR_INVALID);
+    assert_int_equal(mock_status(ctx), 403);
+    assert_int_equal(mock_db_calls(ctx), 1);
     assert_null(mock_verify(ctx));
     mock_ctx_free(ctx);
 }
@@ -353,7 +366,7 @@ static void test_delete_label(void **state)
 {
     (void)state;
     rr_ctx_t *ctx = ctx_for(RR_SCOPE_WRITE, 0);
-    mock_db_rows(ctx, "?column?", 1, "1");
+    mock_db_account(ctx, 3, "x", "brand");
     mock_db_rows(ctx, "?column?", 1, "1");
     assert_int_equal(mock_request(ctx, "DELETE", "/v1/accounts/7/labels/vip"), RR_OK);
     assert_int_equal(mock_status(ctx), 204);
@@ -370,7 +383,7 @@ static void test_delete_missing_label_is_404(void **state)
 {
     (void)state;
     rr_ctx_t *ctx = ctx_for(RR_SCOPE_WRITE, 0);
-    mock_db_rows(ctx, "?column?", 1, "1");
+    mock_db_account(ctx, 3, "x", "brand");
     mock_db_rows(ctx, "?column?", 0);
     assert_int_equal(mock_request(ctx, "DELETE", "/v1/accounts/7/labels/vip"), RR_INVALID);
     assert_int_equal(mock_status(ctx), 404);
@@ -385,10 +398,10 @@ static void test_delete_missing_label_is_404(void **state)
     mock_ctx_free(ctx);
 
     ctx = ctx_for(RR_SCOPE_WRITE, 0); /* an account that is not there */
-    mock_db_rows(ctx, "?column?", 0);
+    mock_db_no_account(ctx);
     assert_int_equal(mock_request(ctx, "DELETE", "/v1/accounts/7/labels/vip"), RR_INVALID);
     assert_int_equal(mock_status(ctx), 404);
-    assert_string_equal(mock_problem_field(ctx), "account_id");
+    assert_null(mock_problem_field(ctx)); /* the account, not the label */
     assert_null(mock_verify(ctx));
     mock_ctx_free(ctx);
 }
@@ -661,14 +674,14 @@ static void oom_sweep(const char *method, const char *path, rr_scope_t scope, sc
 
 static void script_list(rr_ctx_t *ctx)
 {
-    mock_db_rows(ctx, "?column?", 1, "1");
+    mock_db_account(ctx, 3, "x", "brand");
     mock_db_rows(ctx, "label,created_at", 2, "a", "2025-01-01T00:00:00.000Z", "b",
                  "2025-01-01T00:00:00.000Z");
 }
 
 static void script_put(rr_ctx_t *ctx)
 {
-    mock_db_rows(ctx, "?column?", 1, "1");
+    mock_db_account(ctx, 3, "x", "brand");
     mock_db_rows(ctx, LABEL_COLS, 1, "7", "vip", "2025-01-01T00:00:00.000Z");
 }
 
@@ -725,14 +738,14 @@ int main(void)
         cmocka_unit_test(test_list_labels),
         cmocka_unit_test(test_list_labels_empty),
         cmocka_unit_test(test_unknown_account_is_404),
-        cmocka_unit_test(test_client_restricted_key_sends_its_client),
+        cmocka_unit_test(test_client_restricted_key),
         cmocka_unit_test(test_impossible_account_ids_are_404_without_query),
         cmocka_unit_test(test_database_failure_is_db_error),
         cmocka_unit_test(test_put_adds_label),
         cmocka_unit_test(test_put_existing_label_is_200),
         cmocka_unit_test(test_put_over_the_limit_is_422),
         cmocka_unit_test(test_put_invalid_label_is_422_without_query),
-        cmocka_unit_test(test_put_on_hidden_account_is_404),
+        cmocka_unit_test(test_put_on_unseen_account_writes_nothing),
         cmocka_unit_test(test_read_key_cannot_write),
         cmocka_unit_test(test_delete_label),
         cmocka_unit_test(test_delete_missing_label_is_404),

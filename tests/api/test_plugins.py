@@ -52,6 +52,39 @@ def test_plugins_need_a_key(anon):
     assert_problem(anon.get("/v1/plugins"), 401, "unauthorized")
 
 
+def test_plugin_account_routes_answer_as_the_core(tenant_a, tenant_b):
+    """host->account_load (the example plugin's label routes): 404 for an
+    account that is not the tenant's, 403 for a key restricted to another
+    client, exactly as the core's own GET /v1/accounts/{id}."""
+    restricted = Client(tenant_a.restricted_key)
+    own, other = tenant_a.account_id, tenant_a.other_account_id
+    r = restricted.put("/v1/accounts/%d/labels/account-rule" % own)
+    assert r.status_code in (200, 201), r.text
+    try:
+        assert restricted.get("/v1/accounts/%d/labels" % own).status_code == 200
+        for r in (restricted.get("/v1/accounts/%d/labels" % other),
+                  restricted.put("/v1/accounts/%d/labels/account-rule" % other),
+                  restricted.delete("/v1/accounts/%d/labels/account-rule" % other),
+                  restricted.get("/v1/accounts/%d" % other)):
+            assert_problem(r, 403, "forbidden")
+        for r in (tenant_a.admin.get("/v1/accounts/%d/labels" % tenant_b.account_id),
+                  tenant_a.admin.put("/v1/accounts/%d/labels/account-rule" % tenant_b.account_id),
+                  tenant_a.admin.get("/v1/accounts/%d" % tenant_b.account_id)):
+            assert_problem(r, 404, "not-found")
+        assert tenant_a.admin.get("/v1/accounts/%d/labels" % other).status_code == 200
+        # what a plugin gets (testkit echoes it) is the core's view of the account
+        mine = restricted.get("/v1/test/accounts/%d" % own)
+        assert mine.status_code == 200, mine.text
+        core = restricted.get("/v1/accounts/%d" % own).json()
+        assert mine.json() == {k: core[k] for k in ("id", "client_id", "platform", "handle")}
+        assert_problem(restricted.get("/v1/test/accounts/%d" % other), 403, "forbidden")
+        assert_problem(tenant_a.read.get("/v1/test/accounts/%d" % tenant_b.account_id), 404,
+                       "not-found")
+        assert_problem(tenant_a.read.get("/v1/test/accounts/abc"), 404, "not-found")
+    finally:
+        assert restricted.delete("/v1/accounts/%d/labels/account-rule" % own).status_code == 204
+
+
 # --------------------------------------------------------------- faults
 
 def test_crashing_handler_costs_one_request(tenant_a):

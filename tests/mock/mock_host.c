@@ -1576,6 +1576,69 @@ const char *mock_log_at(const rr_ctx_t *ctx, int i)
     return i >= 0 && (size_t)i < ctx->nlogs ? ctx->logs[i] : NULL;
 }
 
+/* ----------------------------------------------------------- accounts */
+
+/* account_load() runs the core's one query through m_db_query(), so it is
+ * recorded, counted and scripted like any other: mock_db_account(),
+ * mock_db_no_account(), or mock_db_fail(). */
+#define MOCK_ACCOUNT_SQL                                                                           \
+    "SELECT client_id, platform, handle FROM realreach.accounts"                                   \
+    " WHERE tenant_id = realreach.current_tenant() AND id = $1"
+#define MOCK_ACCOUNT_COLS "client_id:int8,platform,handle"
+
+void mock_db_account(rr_ctx_t *ctx, int64_t client_id, const char *platform, const char *handle)
+{
+    char client[24];
+    snprintf(client, sizeof client, "%lld", (long long)client_id);
+    mock_db_rows(ctx, MOCK_ACCOUNT_COLS, 1, client, platform ? platform : "x",
+                 handle ? handle : "handle");
+}
+
+void mock_db_no_account(rr_ctx_t *ctx) { mock_db_rows(ctx, MOCK_ACCOUNT_COLS, 0); }
+
+/* Mirrors core/routes_clients.c rr_account_load_param(): the same problems. */
+static rr_rc_t m_account_load(rr_ctx_t *ctx, const char *param, rr_account_t *out)
+{
+    if (!param || !out) {
+        misuse(ctx, "account_load: param or out is NULL");
+        return RR_ERROR;
+    }
+    int64_t id;
+    if (m_param_id(ctx, param, &id) != RR_OK)
+        return RR_INVALID;
+    char text[24];
+    snprintf(text, sizeof text, "%lld", (long long)id);
+    const char *p[1] = {text};
+    PGresult *res = m_db_query(ctx, MOCK_ACCOUNT_SQL, 1, p);
+    if (!res)
+        return RR_DB_ERROR;
+    if (PQnfields(res) != 3 || PQfnumber(res, "client_id") != 0 ||
+        PQfnumber(res, "platform") != 1 || PQfnumber(res, "handle") != 2) {
+        misuse(ctx, "account_load: script its answer with mock_db_account() or "
+                    "mock_db_no_account()");
+        PQclear(res);
+        return RR_ERROR;
+    }
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return m_problem(ctx, 404, "not-found", NULL, "no such account");
+    }
+    rr_account_t a = {.id = id, .client_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10)};
+    snprintf(a.platform, sizeof a.platform, "%s", PQgetvalue(res, 0, 1));
+    size_t len = (size_t)PQgetlength(res, 0, 2);
+    char *handle = m_alloc(ctx, len + 1); /* arena memory, as on the server */
+    if (handle)
+        memcpy(handle, PQgetvalue(res, 0, 2), len + 1);
+    PQclear(res);
+    if (!handle)
+        return RR_ERROR;
+    a.handle = handle;
+    if (ctx->client_id && ctx->client_id != a.client_id)
+        return m_problem(ctx, 403, "forbidden", NULL, "this key is restricted to another client");
+    *out = a;
+    return RR_OK;
+}
+
 /* ------------------------------------------------------------ running */
 
 /* Literal segments beat parameters, as in the core's router. */
@@ -1755,7 +1818,7 @@ const char *mock_verify(rr_ctx_t *ctx)
 /* A tripwire: when plugin.h appends a host function, this fails to compile
  * until the mock implements it (a NULL entry would crash the plugin's test). */
 _Static_assert(sizeof(rr_host_api_t) ==
-                   offsetof(rr_host_api_t, copy_end) + sizeof(void (*)(void)),
+                   offsetof(rr_host_api_t, account_load) + sizeof(void (*)(void)),
                "the host API grew: add the new functions to mock_host_api");
 
 const rr_host_api_t mock_host_api = {
@@ -1799,4 +1862,5 @@ const rr_host_api_t mock_host_api = {
     .copy_begin = m_copy_begin,
     .copy_put = m_copy_put,
     .copy_end = m_copy_end,
+    .account_load = m_account_load,
 };

@@ -18,6 +18,8 @@
  *                            mock_db_fail(ctx, "40001");
  *      Each db_query() call consumes the next scripted answer, in order, and
  *      is recorded (SQL text and parameters) for the test to assert.
+ *      account_load() is one such query: mock_db_account(ctx, 3, "x", "brand")
+ *      or mock_db_no_account(ctx).
  *   4. run it:               rc = mock_request(ctx, "GET", "/v1/accounts/7/labels");
  *      (matches the registered routes like the router does — literal
  *      segments beat parameters, 404/405 otherwise — checks the key's scope,
@@ -121,6 +123,15 @@ void mock_db_rows(rr_ctx_t *ctx, const char *columns, int nrows, ...);
 void mock_db_command(rr_ctx_t *ctx); /* PGRES_COMMAND_OK, no rows */
 void mock_db_fail(rr_ctx_t *ctx, const char *sqlstate); /* db_query returns NULL */
 void mock_db_result(rr_ctx_t *ctx, PGresult *res);      /* stolen */
+/* account_load() runs one query, as on the server: it takes the next
+ * scripted answer and is recorded like any query (mock_db_calls() counts it;
+ * mock_db_param(ctx, call, 0) is the account id). Script that answer with
+ * mock_db_account() (the tenant has the account: RR_OK, or 403 when the key
+ * set with mock_set_key() is restricted to another client), with
+ * mock_db_no_account() (404), or with mock_db_fail() (RR_DB_ERROR).
+ * platform and handle are copied; NULL gives "x" and "handle". */
+void mock_db_account(rr_ctx_t *ctx, int64_t client_id, const char *platform, const char *handle);
+void mock_db_no_account(rr_ctx_t *ctx);
 
 int mock_db_calls(const rr_ctx_t *ctx);
 const char *mock_db_sql(const rr_ctx_t *ctx, int call);

@@ -15,6 +15,10 @@
  *                             a job runner) enqueues a "test.noop" job, which
  *                             just succeeds: GET /v1/jobs?kind=test.noop shows
  *                             that the hook ran.
+ *   GET /v1/test/accounts/{account_id}
+ *                             (read) what host->account_load() gives:
+ *                             {"id","client_id","platform","handle"}, or its
+ *                             404/403 problem.
  */
 #include <realreach/plugin.h>
 
@@ -48,6 +52,19 @@ static rr_rc_t slow(rr_ctx_t *ctx, void *ud)
     }
     sleep_ms(ms);
     return host->respond_json(ctx, 201, json_pack("{s:b,s:I}", "ok", 1, "slept_ms", (json_int_t)ms));
+}
+
+static rr_rc_t account_get(rr_ctx_t *ctx, void *ud)
+{
+    (void)ud;
+    rr_account_t acct;
+    rr_rc_t rc = host->account_load(ctx, "account_id", &acct);
+    if (rc != RR_OK)
+        return rc;
+    return host->respond_json(ctx, 200, json_pack("{s:I,s:I,s:s,s:s}", "id", (json_int_t)acct.id,
+                                                  "client_id", (json_int_t)acct.client_id,
+                                                  "platform", acct.platform, "handle",
+                                                  acct.handle));
 }
 
 static const rr_field_t job_fields[] = {
@@ -124,6 +141,10 @@ static rr_rc_t noop(rr_ctx_t *ctx, json_t *payload, json_t **result, void *ud)
     "{\"type\":\"object\",\"required\":[\"fail_times\"],\"additionalProperties\":false,"       \
     "\"properties\":{\"fail_times\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":100}}}"
 
+#define ACCOUNT_SCHEMA                                                                         \
+    "{\"type\":\"object\",\"properties\":{\"id\":{\"type\":\"integer\"},\"client_id\":{"        \
+    "\"type\":\"integer\"},\"platform\":{\"type\":\"string\"},\"handle\":{\"type\":\"string\"}}}"
+
 static rr_rc_t testkit_init(rr_plugin_t *self, const rr_host_api_t *h)
 {
     host = h;
@@ -135,6 +156,9 @@ static rr_rc_t testkit_init(rr_plugin_t *self, const rr_host_api_t *h)
          "Test only: enqueue a test.flaky job failing fail_times times", JOBS_SCHEMA, NULL, 0, 202},
         {sizeof(rr_route_def_t), "POST", "/v1/test/events", RR_SCOPE_WRITE, events_emit, NULL,
          "Test only: emit the test.event event with the body", "{\"type\":\"object\"}", NULL, 0},
+        {sizeof(rr_route_def_t), "GET", "/v1/test/accounts/{account_id}", RR_SCOPE_READ,
+         account_get, NULL, "Test only: the account as host->account_load() gives it", NULL,
+         ACCOUNT_SCHEMA, 0},
     };
     for (size_t i = 0; i < sizeof routes / sizeof *routes; i++)
         if (h->route_add(self, &routes[i]) != RR_OK)
