@@ -118,6 +118,9 @@ void rr_jrec_free(rr_jrec_t *j);
 bool rr_jrec_parse(rr_jrec_t *j, const char *text, size_t len, int max_depth, char *err,
                    size_t errcap);
 rr_jentry_t *rr_jrec_get(rr_jrec_t *j, const char *path, size_t plen);
+/* The same with the path's hash (rr_jrec_hash) already known. */
+rr_jentry_t *rr_jrec_get_hashed(rr_jrec_t *j, const char *path, size_t plen, uint32_t hash);
+uint32_t rr_jrec_hash(const char *path, size_t n);
 const char *rr_jrec_text(rr_jrec_t *j, rr_jentry_t *e, size_t *len);
 
 /* --------------------------------------------------------------- records */
@@ -196,7 +199,8 @@ typedef struct rr_source {
 
 /* The first of names (NULL-terminated) present in src. Names may be paths
  * into a JSON object ("public_metrics.followers_count",
- * "string_list_data.0.value"); in a CSV header they match literally. */
+ * "string_list_data.0.value"); in a CSV header they match literally.
+ * The names must be string constants: their hashes are cached by address. */
 rr_val_t rr_src_get(const rr_source_t *src, const char *const *names);
 bool rr_src_has(const rr_source_t *src, const char *const *names);
 /* A record that is only {"follower": {...}} (X archive), {"following":
@@ -348,6 +352,7 @@ struct rr_bulk {
     int64_t linked;       /* '@handle' rows linked to known ids */
     bool any_observed;    /* some row carried its own observation time */
     int64_t max_observed; /* the latest of those */
+    bool any_followed;    /* some row carried a follow time (followers) */
     json_t *errors;       /* first RR_INGEST_MAX_ERRORS {row, field, reason} */
     json_t *dups;         /* first RR_INGEST_MAX_ERRORS {row, first_row, key} */
     rr_copybuf_t copy;

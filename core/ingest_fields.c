@@ -196,6 +196,29 @@ static rr_val_t val_of_entry(rr_jrec_t *j, rr_jentry_t *e)
     return out;
 }
 
+/* A record lookup names a field by one of a few dozen constant strings
+ * (the aliases of core/ingest_profile.c and friends), a million records a
+ * request: their lengths and hashes are kept here, keyed by the string's
+ * address, instead of being computed again for every record. Per thread:
+ * nothing is shared. */
+typedef struct name_hash {
+    const char *name;
+    uint32_t len, hash;
+} name_hash_t;
+
+static const name_hash_t *name_hash_of(const char *name)
+{
+    static _Thread_local name_hash_t cache[512];
+    name_hash_t *c = &cache[((uintptr_t)name >> 3) % 512];
+    if (c->name != name) {
+        size_t len = strlen(name);
+        c->name = name;
+        c->len = (uint32_t)len;
+        c->hash = rr_jrec_hash(name, len);
+    }
+    return c;
+}
+
 rr_val_t rr_src_get(const rr_source_t *src, const char *const *names)
 {
     rr_val_t out = {0};
@@ -203,18 +226,16 @@ rr_val_t rr_src_get(const rr_source_t *src, const char *const *names)
     if (src->jrec) {
         char full[128];
         for (const char *const *n = names; *n; n++) {
-            const char *name = *n;
-            size_t len;
+            rr_jentry_t *e;
             if (src->prefix) {
-                int w = snprintf(full, sizeof full, "%s%s", src->prefix, name);
+                int w = snprintf(full, sizeof full, "%s%s", src->prefix, *n);
                 if (w < 0 || (size_t)w >= sizeof full)
                     continue;
-                name = full;
-                len = (size_t)w;
+                e = rr_jrec_get(src->jrec, full, (size_t)w);
             } else {
-                len = strlen(name);
+                const name_hash_t *h = name_hash_of(*n);
+                e = rr_jrec_get_hashed(src->jrec, *n, h->len, h->hash);
             }
-            rr_jentry_t *e = rr_jrec_get(src->jrec, name, len);
             if (e) {
                 out = val_of_entry(src->jrec, e);
                 out.name = *n;

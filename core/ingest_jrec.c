@@ -20,12 +20,20 @@
 #define MAX_PATH 192
 #define MAX_SEGMENTS 6
 
-static uint32_t hash_path(const char *s, size_t n)
+#define FNV_BASIS 2166136261u
+
+/* FNV-1a, continued from h: a path's hash is built segment by segment as
+ * the parser descends, so no path is hashed twice. */
+static uint32_t fnv_more(uint32_t h, const char *s, size_t n)
 {
-    uint32_t h = 2166136261u;
     for (size_t i = 0; i < n; i++)
         h = (h ^ (unsigned char)s[i]) * 16777619u;
     return h;
+}
+
+uint32_t rr_jrec_hash(const char *path, size_t n)
+{
+    return fnv_more(FNV_BASIS, path, n);
 }
 
 void rr_jrec_init(rr_jrec_t *j)
@@ -49,6 +57,7 @@ typedef struct jp {
     size_t errcap;
     char path[MAX_PATH];
     size_t plen;
+    uint32_t phash; /* rr_jrec_hash of path[0..plen) */
     bool record; /* path not too long: values are recorded */
     int segments;
 } jp_t;
@@ -107,11 +116,18 @@ static rr_jentry_t *add_entry(jp_t *p, int type)
     memcpy(j->paths + j->plen, p->path, p->plen);
     e->path = j->paths + j->plen;
     e->path_len = (uint16_t)p->plen;
-    e->hash = hash_path(p->path, p->plen);
+    e->hash = p->phash;
     e->type = (uint8_t)type;
     j->plen += p->plen;
     return e;
 }
+
+/* Bytes a string scan must stop at: 1 = quote, backslash or a control
+ * character; 2 = a byte of a multi-byte UTF-8 sequence (validated once per
+ * run, and only for runs that hold one: most strings are plain ASCII). */
+static const unsigned char STR_STOP[256] = {
+    [0x00 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1, [0x80 ... 0xff] = 2,
+};
 
 /* A string at p->s (a quote); sets raw and rawlen to the bytes between the quotes
  * and *escaped when they hold escapes. Validates escapes and UTF-8. */
@@ -120,10 +136,21 @@ static bool string(jp_t *p, const char **raw, size_t *rawlen, bool *escaped)
     const char *s = ++p->s;
     *escaped = false;
     const char *run = s;
+    bool multibyte = false; /* the current run holds a byte >= 0x80 */
     while (p->s < p->end) {
         unsigned char c = (unsigned char)*p->s;
+        unsigned char stop = STR_STOP[c];
+        if (!stop) {
+            p->s++;
+            continue;
+        }
+        if (stop == 2) {
+            multibyte = true;
+            p->s++;
+            continue;
+        }
         if (c == '"') {
-            if (!rr_utf8_valid(run, (size_t)(p->s - run)))
+            if (multibyte && !rr_utf8_valid(run, (size_t)(p->s - run)))
                 return fail(p, "invalid UTF-8 in a string");
             *raw = s;
             *rawlen = (size_t)(p->s - s);
@@ -133,8 +160,9 @@ static bool string(jp_t *p, const char **raw, size_t *rawlen, bool *escaped)
         if (c < 0x20)
             return fail(p, "control character in a string");
         if (c == '\\') {
-            if (!rr_utf8_valid(run, (size_t)(p->s - run)))
+            if (multibyte && !rr_utf8_valid(run, (size_t)(p->s - run)))
                 return fail(p, "invalid UTF-8 in a string");
+            multibyte = false;
             *escaped = true;
             if (p->s + 1 >= p->end)
                 break;
@@ -228,8 +256,21 @@ static bool number(jp_t *p, rr_jentry_t *e)
         while (p->s < p->end && *p->s >= '0' && *p->s <= '9')
             p->s++;
     }
-    char buf[64];
     size_t n = (size_t)(p->s - s);
+    if (!real && n <= 18) {
+        /* up to 18 digits cannot overflow an int64: no strtoll, no copy */
+        const char *d = s;
+        bool neg = *d == '-';
+        long long v = 0;
+        for (d += neg; d < p->s; d++)
+            v = v * 10 + (*d - '0');
+        if (e) {
+            e->type = RR_V_INT;
+            e->i = neg ? -v : v;
+        }
+        return true;
+    }
+    char buf[64];
     if (n >= sizeof buf)
         return fail(p, "number too long");
     memcpy(buf, s, n);
@@ -263,11 +304,13 @@ static bool literal(jp_t *p, const char *word, size_t n)
     return true;
 }
 
-/* Appends a segment to the current path; returns the previous length. */
-static size_t push(jp_t *p, const char *seg, size_t n, bool *was_record)
+/* Appends a segment to the current path; returns the previous length (and
+ * hash in *old_hash). */
+static size_t push(jp_t *p, const char *seg, size_t n, bool *was_record, uint32_t *old_hash)
 {
     size_t old = p->plen;
     *was_record = p->record;
+    *old_hash = p->phash;
     if (!p->record)
         return old;
     size_t need = p->plen + (p->plen ? 1 : 0) + n;
@@ -278,19 +321,23 @@ static size_t push(jp_t *p, const char *seg, size_t n, bool *was_record)
         p->record = false;
         return old;
     }
-    if (p->plen)
+    if (p->plen) {
         p->path[p->plen++] = '.';
+        p->phash = fnv_more(p->phash, ".", 1);
+    }
     memcpy(p->path + p->plen, seg, n);
     p->plen += n;
+    p->phash = fnv_more(p->phash, seg, n);
     p->segments++;
     return old;
 }
 
-static void pop(jp_t *p, size_t old, bool was_record)
+static void pop(jp_t *p, size_t old, bool was_record, uint32_t old_hash)
 {
     if (p->record && p->plen != old)
         p->segments--;
     p->plen = old;
+    p->phash = old_hash;
     p->record = was_record;
 }
 
@@ -347,9 +394,10 @@ static bool value(jp_t *p, int depth)
                 slen = (size_t)snprintf(seg, sizeof seg, "%d", idx);
             }
             bool was;
-            size_t old = push(p, seg, slen, &was);
+            uint32_t old_hash;
+            size_t old = push(p, seg, slen, &was, &old_hash);
             bool ok = value(p, depth + 1);
-            pop(p, old, was);
+            pop(p, old, was, old_hash);
             if (!ok)
                 return false;
             if (count)
@@ -506,6 +554,7 @@ bool rr_jrec_parse(rr_jrec_t *j, const char *text, size_t len, int max_depth, ch
               .max_depth = max_depth,
               .err = err,
               .errcap = errcap,
+              .phash = FNV_BASIS,
               .record = true};
     err[0] = '\0';
     ws(&p);
@@ -536,7 +585,11 @@ bool rr_jrec_parse(rr_jrec_t *j, const char *text, size_t len, int max_depth, ch
 
 rr_jentry_t *rr_jrec_get(rr_jrec_t *j, const char *path, size_t plen)
 {
-    uint32_t hash = hash_path(path, plen);
+    return rr_jrec_get_hashed(j, path, plen, rr_jrec_hash(path, plen));
+}
+
+rr_jentry_t *rr_jrec_get_hashed(rr_jrec_t *j, const char *path, size_t plen, uint32_t hash)
+{
     if (j->indexed) {
         unsigned h = hash % RR_JREC_INDEX;
         rr_jentry_t *found = NULL;

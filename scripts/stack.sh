@@ -447,6 +447,10 @@ unix_socket_directories = '$PGSOCK'
 unix_socket_permissions = 0700
 max_connections = 100
 shared_buffers = 128MB
+# A million-follower ingest writes about 0.5 GB of WAL; at the default 1 GB
+# a checkpoint starts every other such request and the full-page images it
+# forces double the WAL of the next one.
+max_wal_size = 4GB
 fsync = on
 synchronous_commit = on
 full_page_writes = on
