@@ -27,6 +27,14 @@ void rr_ctx_cleanup(rr_ctx_t *ctx)
         json_decref(ctx->events);
     if (ctx->body_hash)
         EVP_MD_CTX_free((EVP_MD_CTX *)ctx->body_hash);
+    if (ctx->body_heap) {
+        if (ctx->body == ctx->body_heap) {
+            ctx->body = NULL;
+            ctx->body_len = 0;
+        }
+        free(ctx->body_heap);
+        ctx->body_heap = NULL;
+    }
     ctx->body_json = NULL;
     ctx->events = NULL;
     ctx->body_hash = NULL;

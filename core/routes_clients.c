@@ -220,21 +220,31 @@ static rr_rc_t accounts_list(rr_ctx_t *ctx, void *ud)
         ok |= !strcmp(*v, relation);
     if (!ok)
         return rr_problem(ctx, 400, "invalid-parameter", "relation", "relation must be own or competitor");
-    rr_rc_t rc = client_visible(ctx, rr_host_api.req_param(ctx, "client_id"));
-    if (rc != RR_OK)
-        return rc;
     char after[24], limit[16];
     snprintf(after, sizeof after, "%lld", (long long)page.after_id);
     snprintf(limit, sizeof limit, "%d", page.limit + 1);
     const char *p[5] = {rr_host_api.req_param(ctx, "client_id"), after, limit, platform, relation};
+    /* One round trip: the client row, joined to its page of accounts. No row
+     * at all: no such client (for this tenant); one row whose id is NULL: the
+     * client is there and the page is empty. */
     PGresult *r = rr_db_query(ctx,
-                              "SELECT " ACCOUNT_COLS " FROM realreach.accounts"
-                              " WHERE tenant_id = realreach.current_tenant() AND client_id = $1 AND id > $2"
-                              " AND ($4::text IS NULL OR platform = $4) AND ($5::text IS NULL OR relation = $5)"
-                              " ORDER BY id LIMIT $3",
+                              "SELECT a.* FROM realreach.clients c"
+                              " LEFT JOIN LATERAL (SELECT " ACCOUNT_COLS " FROM realreach.accounts"
+                              "   WHERE tenant_id = realreach.current_tenant() AND client_id = c.id AND id > $2"
+                              "   AND ($4::text IS NULL OR platform = $4) AND ($5::text IS NULL OR relation = $5)"
+                              "   ORDER BY id LIMIT $3) a ON true"
+                              " WHERE c.tenant_id = realreach.current_tenant() AND c.id = $1 ORDER BY a.id",
                               5, p);
     if (!r)
         return RR_DB_ERROR;
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        return rr_problem(ctx, 404, "not-found", NULL, "no such client");
+    }
+    if (PQgetisnull(r, 0, PQfnumber(r, "id"))) {
+        PQclear(r);
+        return rr_page_respond(ctx, &page, json_array(), 0);
+    }
     return rr_page_respond_rows(ctx, &page, r);
 }
 

@@ -143,6 +143,7 @@ struct rr_ctx {
     int nparams;
     char *body;
     size_t body_len;
+    char *body_heap; /* owned: body when it outgrew its arena start (or NULL) */
     /* streamed bodies (RR_ROUTE_STREAM_BODY) */
     void *body_stream;            /* FCGX_Stream *, NULL when not streaming */
     unsigned long long body_left; /* bytes of Content-Length not read yet */

@@ -148,6 +148,9 @@ static bool decode_params(rr_ctx_t *ctx)
     return true;
 }
 
+/* The part of a request body read into the arena before it moves to the heap. */
+#define RR_BODY_FIRST ((size_t)64 * 1024)
+
 /* Reads the whole body under the limit; false with a problem set if not. */
 static bool read_body(rr_ctx_t *ctx, FCGX_Request *req)
 {
@@ -166,15 +169,32 @@ static bool read_body(rr_ctx_t *ctx, FCGX_Request *req)
                    rr_cfg.max_body);
         return false;
     }
-    ctx->body = rr_arena_alloc(ctx->arena, (size_t)len + 1);
+    /* Grow as the bytes arrive, never trusting the claimed length with an
+     * allocation: the first RR_BODY_FIRST bytes go to the arena (a typical
+     * body costs no malloc), a longer body moves to a heap buffer that
+     * doubles up to the claimed length (freed in rr_ctx_cleanup). */
+    size_t cap = len < RR_BODY_FIRST ? (size_t)len : RR_BODY_FIRST;
+    ctx->body = rr_arena_alloc(ctx->arena, cap + 1);
     if (!ctx->body) {
         rr_problem(ctx, 503, "unavailable", NULL, "out of memory");
         return false;
     }
     size_t got = 0;
     while (got < len) {
-        int n = FCGX_GetStr(ctx->body + got, (int)(len - got > (1 << 20) ? (1 << 20) : len - got),
-                            req->in);
+        if (got == cap) {
+            size_t grown = cap > len - cap ? (size_t)len : 2 * cap;
+            char *nb = realloc(ctx->body_heap, grown + 1);
+            if (!nb) {
+                rr_problem(ctx, 503, "unavailable", NULL, "out of memory");
+                return false;
+            }
+            if (!ctx->body_heap)
+                memcpy(nb, ctx->body, got);
+            ctx->body = ctx->body_heap = nb;
+            cap = grown;
+        }
+        size_t want = cap - got > (1 << 20) ? (1 << 20) : cap - got;
+        int n = FCGX_GetStr(ctx->body + got, (int)want, req->in);
         if (n <= 0)
             break;
         got += (size_t)n;

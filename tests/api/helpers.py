@@ -149,6 +149,16 @@ class Client:
         return r.json()
 
 
+def recv_all(sock):
+    """Everything a socket sends until the peer closes it."""
+    out = b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return out
+        out += chunk
+
+
 def media_type(resp):
     return resp.headers.get("Content-Type", "").split(";")[0].strip().lower()
 

@@ -10,7 +10,7 @@ import time
 from urllib.parse import urlsplit
 
 from helpers import (BASE_URL, KEY_RE, SEEN_KEYS, Client, assert_problem, create_key, env,
-                     metrics, public_id, secret_of)
+                     metrics, public_id, recv_all, secret_of)
 
 
 # -------------------------------------------------------------- service
@@ -85,15 +85,9 @@ def raw_request(data):
     s = socket.create_connection((u.hostname, u.port or 80), timeout=10)
     try:
         s.sendall(data)
-        out = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            out += chunk
+        return recv_all(s)
     finally:
         s.close()
-    return out
 
 
 def test_no_version_banners(anon, tenant_a):
@@ -186,6 +180,109 @@ def test_account_crud_and_filters(fresh_tenant):
     assert_problem(c.get("/v1/accounts/%d" % own["id"]), 404, "not-found")
     assert_problem(c.delete("/v1/accounts/%d" % own["id"]), 404, "not-found")
     assert ids() == [rival["id"], xacc["id"]]
+
+
+def test_account_list_tells_missing_client_from_empty_list(fresh_tenant, tenant_a, tenant_b):
+    """GET /v1/clients/{id}/accounts: 404 for no such client (or another
+    tenant's), 403 for a key restricted to another client, 200 with an empty
+    page for a client without accounts (or without matches)."""
+    c = fresh_tenant
+    empty = c.create_client("No accounts")["id"]
+    path = "/v1/clients/%d/accounts" % empty
+    r = c.get(path)
+    assert r.status_code == 200, r.text
+    # the same bytes as any other empty page (one pagination helper)
+    assert r.content == b'{"items":[],"next_cursor":null}'
+    assert r.content == c.get("/v1/jobs").content
+    for q in ({"platform": "x"}, {"relation": "competitor"}, {"limit": 1}):
+        r = c.get(path, params=q)
+        assert r.status_code == 200 and r.json() == {"items": [], "next_cursor": None}, (q, r.text)
+
+    unknown = empty + 1000000
+    assert_problem(c.get("/v1/clients/%d/accounts" % unknown), 404, "not-found")
+    assert_problem(c.get("/v1/clients/%d/accounts" % unknown, params={"platform": "x"}), 404,
+                   "not-found")
+    # another tenant's client, with accounts: simply not found
+    assert_problem(c.get("/v1/clients/%d/accounts" % tenant_a.client_id), 404, "not-found")
+    assert_problem(tenant_b.admin.get("/v1/clients/%d/accounts" % tenant_a.other_client_id),
+                   404, "not-found")
+    # validation still comes first: a bad filter is 400, even for an unknown client
+    assert_problem(c.get("/v1/clients/%d/accounts" % unknown, params={"platform": "myspace"}),
+                   400, None, "platform")
+
+    # a key restricted to one client: 403 for the other client of its tenant,
+    # for an unknown client and for another tenant's client
+    restricted = Client(create_key(c.tenant_id, "read", client=empty))
+    assert restricted.get(path).json() == {"items": [], "next_cursor": None}
+    other = c.create_client("Other")["id"]
+    c.create_account(other)
+    assert_problem(restricted.get("/v1/clients/%d/accounts" % other), 403, "forbidden")
+    assert_problem(restricted.get("/v1/clients/%d/accounts" % unknown), 403, "forbidden")
+    assert_problem(restricted.get("/v1/clients/%d/accounts" % tenant_a.client_id), 403,
+                   "forbidden")
+    ra = Client(tenant_a.restricted_key)
+    # (other tests may add accounts to the shared tenant's clients)
+    seen = ra.list_all("/v1/clients/%d/accounts" % tenant_a.client_id)
+    assert tenant_a.account_id in [a["id"] for a in seen]
+    assert {a["client_id"] for a in seen} == {tenant_a.client_id}
+    assert_problem(ra.get("/v1/clients/%d/accounts" % tenant_a.other_client_id), 403,
+                   "forbidden")
+
+
+def test_account_list_pages(fresh_tenant):
+    c = fresh_tenant
+    cid = c.create_client("Paged")["id"]
+    noise = c.create_client("Noise")["id"]
+    made = []
+    for i in range(7):
+        made.append(c.create_account(cid, "x" if i % 2 else "tiktok", "paged%d" % i))
+        if i == 3:
+            c.create_account(noise)  # ids of another client in between
+    ids = [a["id"] for a in made]
+    path = "/v1/clients/%d/accounts" % cid
+
+    pages, cursor = [], None
+    while True:
+        r = c.get(path, params=dict({"limit": 3}, **({"cursor": cursor} if cursor else {})))
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert list(body) == ["items", "next_cursor"]
+        pages.append(body["items"])
+        cursor = body["next_cursor"]
+        if not cursor:
+            break
+    assert [len(p) for p in pages] == [3, 3, 1]
+    assert [a["id"] for p in pages for a in p] == ids
+    assert [a for p in pages for a in p] == made  # the same objects as POST answered
+    assert list(pages[0][0]) == list(made[0])    # and the same keys, in the same order
+
+    # a page that ends exactly at the last account has no next cursor
+    r = c.get(path, params={"limit": 7}).json()
+    assert [a["id"] for a in r["items"]] == ids and r["next_cursor"] is None
+    r = c.get(path, params={"limit": 6}).json()
+    assert len(r["items"]) == 6 and r["next_cursor"]
+    last = c.get(path, params={"limit": 6, "cursor": r["next_cursor"]}).json()
+    assert [a["id"] for a in last["items"]] == ids[6:] and last["next_cursor"] is None
+
+    # filters page too
+    xs = [a["id"] for a in made if a["platform"] == "x"]
+    assert [a["id"] for a in c.list_all(path, limit=1, platform="x")] == xs
+    first = c.get(path, params={"limit": 2, "platform": "tiktok"}).json()
+    assert len(first["items"]) == 2 and first["next_cursor"]
+    rest = c.get(path, params={"limit": 2, "platform": "tiktok",
+                               "cursor": first["next_cursor"]}).json()
+    assert [a["id"] for a in first["items"] + rest["items"]] == \
+        [a["id"] for a in made if a["platform"] == "tiktok"]
+    assert rest["next_cursor"] is None
+
+    # a cursor from another list, past every account: an empty page, not a 404
+    far = c.get(path, params={"limit": 6}).json()["next_cursor"]
+    for acc in made[5:]:
+        assert c.delete("/v1/accounts/%d" % acc["id"]).status_code == 204
+    r = c.get(path, params={"cursor": far})
+    assert r.status_code == 200 and r.json() == {"items": [], "next_cursor": None}
+    assert_problem(c.get(path, params={"cursor": "nonsense"}), 400, None, "cursor")
+    assert_problem(c.get(path, params={"limit": 0}), 400, None, "limit")
 
 
 def test_deleting_a_client_deletes_its_accounts_and_keys(fresh_tenant):

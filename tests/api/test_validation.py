@@ -3,13 +3,15 @@ body, a query string and a page may hold, and that a refused request wrote
 nothing."""
 
 import json
+import os
 import re
 import socket
+import struct
 from urllib.parse import urlsplit
 
 import pytest
 
-from helpers import BASE_URL, assert_problem
+from helpers import BASE_URL, assert_problem, recv_all, run_dir
 
 MiB = 1024 * 1024
 
@@ -149,6 +151,94 @@ def test_body_over_nginx_limit_is_413_problem_from_nginx(tenant):
     p = json.loads(body.decode())
     assert p["status"] == 413 and p["type"] == "https://realreach.dev/problems/payload-too-large"
     assert client_names(tenant) == ["the only one"]
+
+
+def test_a_padded_body_over_64_kib_is_read_whole(tenant):
+    """The service reads a body in growing pieces: one of several hundred KiB
+    (well past the first 64 KiB) arrives whole."""
+    for pad in (64 * 1024 - 20, 64 * 1024 + 1, 300 * 1024, 900 * 1024):
+        name = "padded-%d" % pad
+        body = b'{"name": "' + name.encode() + b'"' + b" " * pad + b"}"
+        r = post_raw(tenant, "/v1/clients", body)
+        assert r.status_code == 201, r.text
+        assert r.json()["name"] == name
+    assert len(client_names(tenant)) == 5
+
+
+# ----------------------------------------------- FastCGI, without nginx
+# nginx only ever forwards a whole body of the length it announces; a peer on
+# the FastCGI socket need not.
+
+def fcgi_record(rtype, content=b"", rid=1):
+    return struct.pack(">BBHHBx", 1, rtype, rid, len(content), 0) + content
+
+
+def fcgi_params(params):
+    out = b""
+    for k, v in params.items():
+        k, v = k.encode(), v.encode()
+        for n in (len(k), len(v)):
+            out += struct.pack(">B", n) if n < 128 else struct.pack(">I", n | 0x80000000)
+        out += k + v
+    return out
+
+
+def fcgi_request(method, uri, key, claimed, body, ctype="application/json"):
+    """One FastCGI request straight to the service's socket, claiming a
+    CONTENT_LENGTH of `claimed` and sending only `body`; (status, JSON)."""
+    path = os.environ.get("RR_SOCKET") or os.path.join(run_dir(), "realreach.sock")
+    params = {"REQUEST_METHOD": method, "REQUEST_URI": uri, "SERVER_PROTOCOL": "HTTP/1.1",
+              "CONTENT_TYPE": ctype, "CONTENT_LENGTH": str(claimed),
+              "HTTP_AUTHORIZATION": "Bearer " + key}
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(15)
+    try:
+        s.connect(path)
+        data = fcgi_record(1, struct.pack(">HB5x", 1, 0))  # BEGIN_REQUEST, RESPONDER
+        data += fcgi_record(4, fcgi_params(params)) + fcgi_record(4)
+        for i in range(0, len(body), 65535):
+            data += fcgi_record(5, body[i:i + 65535])
+        s.sendall(data + fcgi_record(5))  # then the end of stdin
+        got = recv_all(s)
+    finally:
+        s.close()
+    out, i = b"", 0
+    while i + 8 <= len(got):
+        _, rtype, _, clen, plen = struct.unpack(">BBHHBx", got[i:i + 8])
+        if rtype == 6:  # STDOUT
+            out += got[i + 8:i + 8 + clen]
+        i += 8 + clen + plen
+    head, _, payload = out.partition(b"\r\n\r\n")
+    m = re.search(rb"(?im)^status:\s*(\d+)", head)
+    return (int(m.group(1)) if m else 200), json.loads(payload.decode() or "null")
+
+
+@pytest.mark.parametrize("claimed,sent", [
+    (100, 20),                      # a little short
+    (60 * MiB, 20),                 # a lie about the length: nothing like 60 MiB is needed
+    (60 * MiB, 200 * 1024),         # short after the first 64 KiB
+])
+def test_fastcgi_body_shorter_than_its_length_is_400(tenant, claimed, sent):
+    body = (b'{"name": "short"' + b" " * sent)[:sent]
+    status, p = fcgi_request("POST", "/v1/clients", tenant.key, claimed, body)
+    assert status == 400, p
+    assert p["type"].endswith("/bad-request") and "ended early" in p["detail"], p
+    assert client_names(tenant) == ["the only one"]
+
+
+def test_fastcgi_body_over_the_limit_is_413_without_reading(tenant):
+    status, p = fcgi_request("POST", "/v1/clients", tenant.key, 10 * 1024 * MiB,
+                             b'{"name": "huge"}')
+    assert status == 413, p
+    assert p["type"].endswith("/payload-too-large"), p
+    assert client_names(tenant) == ["the only one"]
+
+
+def test_fastcgi_whole_body_past_64_kib(tenant):
+    body = b'{"name": "direct"' + b" " * (200 * 1024) + b"}"
+    status, p = fcgi_request("POST", "/v1/clients", tenant.key, len(body), body)
+    assert status == 201, p
+    assert p["name"] == "direct"
 
 
 def test_bad_query_encoding_is_harmless(tenant):
