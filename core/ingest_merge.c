@@ -100,9 +100,11 @@ static const char
                                                                                                                                                                                                                                                     " AND p.id = s.profile_id AND p.platform = $1"
                                                                                                                                                                                                                                                     "   AND (s.obs IS NOT NULL OR (p.handle IS NULL AND s.handle IS NOT NULL))";
 
-/* New profiles, with the ids drawn when they were staged; in key order, so
- * the unique index on (tenant, platform, external_id) fills page by page.
- * No ON CONFLICT: under the lock nobody else adds this platform's profiles
+/* New profiles, with the ids drawn when they were staged, in staging (that
+ * is id) order: the primary key then grows at its right edge. Sorting by
+ * key instead, for the other unique index, cost more than it saved (an
+ * external sort of every staged row; measured 1M rows: 6.6 s with the sort
+ * against 6.0 s without). No ON CONFLICT: under the lock nobody else adds this platform's profiles
  * for the tenant (its speculative insertion doubled the cost); a writer that
  * does not take the lock makes this fail with a unique violation (409,
  * retry), never a duplicate profile. */
@@ -115,7 +117,7 @@ static const char SQL_INSERT[] =
     "   platform_created_at, followers_count, following_count, posts_count, likes_count,"
     "   listed_count, likes_kind, default_avatar, verified, protected, last_post_at,"
     "   CASE WHEN bare THEN NULL ELSE COALESCE(observed_at, $2::timestamptz) END"
-    "   FROM " STAGE " WHERE NOT existing AND NOT dup ORDER BY external_id";
+    "   FROM " STAGE " WHERE NOT existing AND NOT dup";
 
 rr_rc_t rr_profiles_link(rr_bulk_t *b)
 {
