@@ -126,7 +126,7 @@ rr_rc_t rr_events_flush(rr_ctx_t *ctx)
 
 /* ------------------------------------------------------ the JSON of a job */
 
-static const char *col(PGresult *res, int row, const char *name)
+static const char *col(const PGresult *res, int row, const char *name)
 {
     int c = PQfnumber(res, name);
     return c < 0 || PQgetisnull(res, row, c) ? NULL : PQgetvalue(res, row, c);
@@ -140,7 +140,7 @@ static json_t *str_or_null(const char *s)
 
 static json_t *int_of(const char *s) { return json_integer(s ? strtoll(s, NULL, 10) : 0); }
 
-json_t *rr_job_to_json(PGresult *res, int row)
+json_t *rr_job_to_json(const PGresult *res, int row)
 {
     const char *id = col(res, row, "id");
     const char *result = col(res, row, "result");

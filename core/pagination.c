@@ -105,20 +105,32 @@ rr_rc_t rr_page_respond(rr_ctx_t *ctx, const rr_page_t *page, json_t *items, int
     return rr_respond_json(ctx, 200, body);
 }
 
-rr_rc_t rr_page_respond_rows(rr_ctx_t *ctx, const rr_page_t *page, PGresult *res)
+rr_rc_t rr_page_respond_rows_as(rr_ctx_t *ctx, const rr_page_t *page, PGresult *res,
+                                rr_row_json_fn row_json)
 {
     int n = PQntuples(res);
-    bool more = n > page->limit;
+    bool more = n > page->limit; /* the look-ahead row: only a sign that more follow */
     if (more)
         n = page->limit;
     int id_col = PQfnumber(res, "id");
     json_t *items = json_array();
     int64_t last = 0;
-    for (int r = 0; r < n; r++) {
-        json_array_append_new(items, rr_row_json(res, r));
+    for (int r = 0; items && r < n; r++) {
+        if (json_array_append_new(items, row_json(res, r))) { /* steals even NULL */
+            json_decref(items); /* out of memory: no answer rather than a short page */
+            items = NULL;
+            break;
+        }
         if (id_col >= 0)
             last = strtoll(PQgetvalue(res, r, id_col), NULL, 10);
     }
     PQclear(res);
+    if (!items)
+        return RR_ERROR;
     return rr_page_respond(ctx, page, items, more ? last : 0);
+}
+
+rr_rc_t rr_page_respond_rows(rr_ctx_t *ctx, const rr_page_t *page, PGresult *res)
+{
+    return rr_page_respond_rows_as(ctx, page, res, rr_row_json);
 }

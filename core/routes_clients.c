@@ -186,20 +186,6 @@ static rr_rc_t clients_delete(rr_ctx_t *ctx, void *ud)
 
 /* ------------------------------------------------------------ accounts */
 
-/* 404 unless the client exists for this tenant (and the key may see it). */
-static rr_rc_t client_visible(rr_ctx_t *ctx, const char *client_id)
-{
-    const char *p[1] = {client_id};
-    PGresult *r = rr_db_query(ctx,
-                              "SELECT 1 FROM realreach.clients WHERE tenant_id = realreach.current_tenant() AND id = $1",
-                              1, p);
-    if (!r)
-        return RR_DB_ERROR;
-    int n = PQntuples(r);
-    PQclear(r);
-    return n ? RR_OK : rr_problem(ctx, 404, "not-found", NULL, "no such client");
-}
-
 static rr_rc_t accounts_list(rr_ctx_t *ctx, void *ud)
 {
     (void)ud;
@@ -257,19 +243,23 @@ static rr_rc_t accounts_create(rr_ctx_t *ctx, void *ud)
     json_t *body = rr_req_json(ctx);
     if (!body || rr_json_check(ctx, body, account_fields, NFIELDS(account_fields)) != RR_OK)
         return RR_INVALID;
-    rr_rc_t rc = client_visible(ctx, rr_host_api.req_param(ctx, "client_id"));
-    if (rc != RR_OK)
-        return rc;
     const char *relation = opt_str(body, "relation");
     const char *p[5] = {rr_host_api.req_param(ctx, "client_id"), opt_str(body, "platform"),
                         opt_str(body, "handle"), opt_str(body, "external_id"), relation ? relation : "own"};
+    /* One round trip: the INSERT takes its client from the tenant's clients,
+     * so no row inserted means no such client (for this tenant). */
     PGresult *r = rr_db_query(ctx,
                               "INSERT INTO realreach.accounts (tenant_id, client_id, platform, handle, external_id, relation)"
-                              " VALUES (realreach.current_tenant(), $1, $2, $3, $4, $5) RETURNING " ACCOUNT_COLS,
+                              " SELECT realreach.current_tenant(), c.id, $2, $3, $4, $5 FROM realreach.clients c"
+                              " WHERE c.tenant_id = realreach.current_tenant() AND c.id = $1 RETURNING " ACCOUNT_COLS,
                               5, p);
     if (!r && !strcmp(ctx->sqlstate, "23505"))
         return rr_problem(ctx, 409, "conflict", "handle",
                           "this client already has an account with this platform and handle");
+    if (r && PQntuples(r) == 0) {
+        PQclear(r);
+        return rr_problem(ctx, 404, "not-found", "client_id", "no such client");
+    }
     return respond_one(ctx, r, 201, "account", "/v1/accounts/%s");
 }
 

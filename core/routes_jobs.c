@@ -116,22 +116,7 @@ static rr_rc_t job_list(rr_ctx_t *ctx, void *user_data)
     PGresult *r = rr_db_query(ctx, sql_list, 5, params);
     if (!r)
         return RR_DB_ERROR;
-    int n = PQntuples(r);
-    bool more = n > page.limit;
-    if (more)
-        n = page.limit;
-    json_t *items = json_array();
-    for (int i = 0; i < n; i++) {
-        json_t *job = rr_job_to_json(r, i);
-        if (!job || json_array_append_new(items, job)) {
-            PQclear(r);
-            json_decref(items);
-            return RR_ERROR;
-        }
-    }
-    int64_t last_id = more ? strtoll(PQgetvalue(r, n - 1, PQfnumber(r, "id")), NULL, 10) : 0;
-    PQclear(r);
-    return rr_page_respond(ctx, &page, items, last_id);
+    return rr_page_respond_rows_as(ctx, &page, r, rr_job_to_json);
 }
 
 void rr_routes_jobs_register(void)

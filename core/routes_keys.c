@@ -142,14 +142,7 @@ static rr_rc_t keys_list(rr_ctx_t *ctx, void *ud)
                               3, p);
     if (!r)
         return RR_DB_ERROR;
-    int n = PQntuples(r);
-    int shown = n > page.limit ? page.limit : n;
-    json_t *items = json_array();
-    for (int i = 0; i < shown; i++)
-        json_array_append_new(items, key_json(r, i));
-    int64_t last = n > page.limit ? strtoll(PQgetvalue(r, shown - 1, 0), NULL, 10) : 0;
-    PQclear(r);
-    return rr_page_respond(ctx, &page, items, last);
+    return rr_page_respond_rows_as(ctx, &page, r, key_json);
 }
 
 static rr_rc_t keys_create(rr_ctx_t *ctx, void *ud)

@@ -251,6 +251,12 @@ rr_rc_t rr_page_begin(rr_ctx_t *ctx, rr_page_t *page);
 rr_rc_t rr_page_respond(rr_ctx_t *ctx, const rr_page_t *page, json_t *items,
                         int64_t last_id);
 rr_rc_t rr_page_respond_rows(rr_ctx_t *ctx, const rr_page_t *page, PGresult *res);
+/* The same, each row shown by row_json (a route's own object form, e.g. a
+ * job's) instead of rr_row_json. res: up to limit + 1 rows in id order with
+ * an "id" column; stolen. */
+typedef json_t *(*rr_row_json_fn)(const PGresult *res, int row);
+rr_rc_t rr_page_respond_rows_as(rr_ctx_t *ctx, const rr_page_t *page, PGresult *res,
+                                rr_row_json_fn row_json);
 
 /* --------------------------------------------------------------- plugins */
 struct rr_plugin {
@@ -323,7 +329,7 @@ rr_rc_t rr_event_emit(rr_ctx_t *ctx, const char *event, json_t *payload);
 /* Enqueues the events collected in ctx as hook jobs (inside the tx). */
 rr_rc_t rr_events_flush(rr_ctx_t *ctx);
 int rr_runner_main(int slot); /* job runner process body */
-json_t *rr_job_to_json(PGresult *res, int row);
+json_t *rr_job_to_json(const PGresult *res, int row);
 /* SELECT list over realreach.jobs that rr_job_to_json() reads (jobs.c). */
 extern const char rr_job_columns[];
 

@@ -119,21 +119,57 @@ class Client:
     def delete(self, path, **kw):
         return self.request("DELETE", path, **kw)
 
-    def list_all(self, path, limit=200, **params):
-        """Walks every page of a list endpoint; returns all items."""
-        items, cursor = [], None
-        for _ in range(1000):
+    def pages(self, path, limit, most, **params):
+        """The bodies of a list endpoint's pages, first to last, following
+        next_cursor (at most `most` pages)."""
+        cursor = None
+        for _ in range(most):
             q = dict(params, limit=limit)
             if cursor:
                 q["cursor"] = cursor
             r = self.get(path, params=q)
             assert r.status_code == 200, r.text
             body = r.json()
-            items += body["items"]
+            yield body
             cursor = body.get("next_cursor")
             if not cursor:
-                return items
-        raise AssertionError("more than 1000 pages from %s" % path)
+                return
+        raise AssertionError("more than %d pages from %s" % (most, path))
+
+    def list_all(self, path, limit=200, **params):
+        """Walks every page of a list endpoint; returns all items."""
+        return [x for body in self.pages(path, limit, 1000, **params) for x in body["items"]]
+
+    def walk_pages(self, path, limit, **params):
+        """Follows next_cursor from the first page to the last; the pages'
+        items (one list per page). Asserts the page contract on the way:
+        {"items", "next_cursor"} in that order, no page longer than limit,
+        every page but the last full, only the last without a cursor."""
+        pages = []
+        for body in self.pages(path, limit, 100, **params):
+            assert list(body) == ["items", "next_cursor"], body
+            assert len(body["items"]) <= limit, body
+            pages.append(body["items"])
+            cursor = body["next_cursor"]
+            assert cursor is None or (isinstance(cursor, str) and cursor
+                                      and len(body["items"]) == limit), body
+        assert body["next_cursor"] is None, body
+        assert all(len(p) == limit for p in pages[:-1]), [len(p) for p in pages]
+        return pages
+
+    def check_paging(self, path, ids, limit, **params):
+        """The list at path, walked limit items at a time, holds exactly ids
+        (in that order: no gap, no repeat); a page that ends at the last
+        item has no next cursor; a forged cursor is a 400. The items."""
+        assert len(ids) > limit, "too few items to page"
+        pages = self.walk_pages(path, limit, **params)
+        items = [x for p in pages for x in p]
+        assert [x["id"] for x in items] == ids
+        assert len(pages) == -(-len(ids) // limit)
+        whole = self.get(path, params=dict(params, limit=len(ids))).json()
+        assert [x["id"] for x in whole["items"]] == ids and whole["next_cursor"] is None
+        assert_problem(self.get(path, params=dict(params, cursor="nonsense")), 400, None, "cursor")
+        return items
 
     # object helpers ----------------------------------------------------
     def create_client(self, name=None, **extra):

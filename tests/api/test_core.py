@@ -7,6 +7,7 @@ import socket
 import subprocess
 import threading
 import time
+import uuid
 from urllib.parse import urlsplit
 
 from helpers import (BASE_URL, KEY_RE, SEEN_KEYS, Client, assert_problem, create_key, env,
@@ -229,6 +230,43 @@ def test_account_list_tells_missing_client_from_empty_list(fresh_tenant, tenant_
                    "forbidden")
 
 
+def test_account_create_needs_a_client_the_key_may_see(fresh_tenant, tenant_a):
+    """POST /v1/clients/{id}/accounts: 404 naming client_id for no such
+    client (or another tenant's), 403 for a key restricted to another client,
+    422 for a bad body before either, 409 for a duplicate."""
+    c = fresh_tenant
+    cid = c.create_client("Target")["id"]
+    path = lambda client: "/v1/clients/%d/accounts" % client
+    body = {"platform": "x", "handle": "probe"}
+    unknown = cid + 1000000
+    assert_problem(c.post(path(unknown), json=body), 404, "not-found", "client_id")
+    # validation comes first: a bad body is a 422 even for an unknown client
+    assert_problem(c.post(path(unknown), json={"platform": "myspace", "handle": "h"}), 422,
+                   "validation", "platform")
+    # another tenant's client: not found, and nothing was added to it
+    assert_problem(c.post(path(tenant_a.client_id), json=body), 404, "not-found", "client_id")
+    assert "probe" not in [a["handle"] for a in tenant_a.admin.list_all(path(tenant_a.client_id))]
+
+    # a key restricted to one client: 403 for any other (its tenant's, unknown, foreign)
+    restricted = Client(create_key(c.tenant_id, "write", client=cid))
+    other = c.create_client("Other")["id"]
+    for target in (other, unknown, tenant_a.client_id):
+        assert_problem(restricted.post(path(target), json=body), 403, "forbidden")
+    assert c.list_all(path(other)) == []
+
+    made = restricted.post(path(cid), json=body)
+    assert made.status_code == 201, made.text
+    assert made.json()["client_id"] == cid
+    assert_problem(restricted.post(path(cid), json=body), 409, "conflict", "handle")
+    # a 409 does not use up its Idempotency-Key: once the clash is gone, it creates
+    idem = {"Idempotency-Key": "dup-" + uuid.uuid4().hex}
+    assert_problem(c.post(path(cid), json=body, headers=idem), 409, "conflict", "handle")
+    assert c.delete("/v1/accounts/%d" % made.json()["id"]).status_code == 204
+    again = c.post(path(cid), json=body, headers=idem)
+    assert again.status_code == 201 and again.headers.get("Idempotent-Replayed") is None
+    assert [a["id"] for a in c.list_all(path(cid))] == [again.json()["id"]]
+
+
 def test_account_list_pages(fresh_tenant):
     c = fresh_tenant
     cid = c.create_client("Paged")["id"]
@@ -337,6 +375,37 @@ def test_keys_api_round_trip(fresh_tenant):
     assert admin.get("/v1/keys/%d" % made["id"]).json()["revoked_at"]
     # revoking twice is harmless
     assert admin.delete("/v1/keys/%d" % made["id"]).status_code == 204
+
+
+def test_key_list_pages(fresh_tenant):
+    """GET /v1/keys pages like every list: cursor continuity, the last page
+    without a cursor, the same key objects as GET /v1/keys/{id}; a restricted
+    admin key pages through its client's keys only."""
+    admin = fresh_tenant
+    cid = admin.create_client("keyed")["id"]
+
+    def make(scope, client=None, **extra):
+        r = admin.post("/v1/keys", json=dict({"scope": scope, "client_id": client}, **extra))
+        assert r.status_code == 201, r.text
+        SEEN_KEYS.append(r.json()["key"])
+        return r.json()
+
+    made = [make(("read", "write", "admin")[i % 3], cid if i % 2 else None, name="k%d" % i)
+            for i in range(7)]
+    assert admin.delete("/v1/keys/%d" % made[3]["id"]).status_code == 204  # still listed
+    ids = [k["id"] for k in admin.get("/v1/keys", params={"limit": 200}).json()["items"]]
+    assert len(ids) == 8 and ids == sorted(ids)  # the fixture's admin key and the 7
+    items = admin.check_paging("/v1/keys", ids, 3)
+    for k in items:
+        assert admin.get("/v1/keys/%d" % k["id"]).json() == k
+    assert items[-1]["name"] == "k6" and items[4]["revoked_at"]
+
+    own = make("admin", cid)
+    scoped = Client(own["key"])
+    mine = [k["id"] for k in made + [own] if k["client_id"] == cid]
+    assert len(mine) == 4
+    scoped.check_paging("/v1/keys", mine, 1)
+    scoped.check_paging("/v1/keys", mine, 3)
 
 
 def test_keys_api_validation(fresh_tenant):

@@ -5,7 +5,7 @@ import re
 import uuid
 from datetime import datetime
 
-from helpers import assert_problem, wait_for
+from helpers import Client, assert_problem, create_key, wait_for
 
 
 def ts(s):
@@ -116,3 +116,27 @@ def test_client_restricted_key_sees_only_its_clients_jobs(tenant_a):
     # an unrestricted key sees both
     assert tenant_a.read.get("/v1/jobs/%d" % mine_id).status_code == 200
     assert tenant_a.read.get("/v1/jobs/%d" % other_id).status_code == 200
+
+
+def test_job_list_pages(fresh_tenant):
+    """GET /v1/jobs pages like every list, filtered or not, and a key
+    restricted to a client pages through that client's jobs only."""
+    c = fresh_tenant
+    cid = c.create_client("jobs")["id"]
+    restricted = Client(create_key(c.tenant_id, "write", client=cid))
+    made = []
+    for i in range(7):
+        who = restricted if i % 3 == 1 else c
+        r = who.post("/v1/test/jobs", json={"fail_times": 0})
+        assert r.status_code == 202, r.text
+        made.append((who, r.json()["id"]))
+    ids = [j for _, j in made]
+    # (states change while the runner works: the pages are compared by id)
+    c.check_paging("/v1/jobs", ids, 2)
+    c.check_paging("/v1/jobs", ids, 3, kind="test.flaky")
+    mine = [j for who, j in made if who is restricted]
+    assert len(mine) == 2
+    restricted.check_paging("/v1/jobs", mine, 1)
+    restricted.check_paging("/v1/jobs", mine, 1, kind="test.flaky")
+    assert c.get("/v1/jobs", params={"kind": "test.noop"}).json() == {"items": [],
+                                                                      "next_cursor": None}

@@ -1,7 +1,8 @@
 /*
  * Cursor pagination: limit bounds, the cursor a page hands out leads to the
  * next page (round trip), forged or damaged cursors are refused with a 400
- * naming "cursor", and rr_page_respond_rows drops the look-ahead row.
+ * naming "cursor", and rr_page_respond_rows (and _as, with a route's own row
+ * form) drops the look-ahead row.
  */
 #include "unit.h"
 
@@ -207,6 +208,42 @@ static void test_respond_rows(void **state)
     unit_ctx_free(u);
 }
 
+/* A route's own row form, as rr_page_respond_rows_as() takes it. */
+static json_t *name_only(const PGresult *res, int row)
+{
+    return json_pack("{s:s}", "name", PQgetvalue(res, row, PQfnumber(res, "name")));
+}
+
+static json_t *out_of_memory(const PGresult *res, int row)
+{
+    (void)res;
+    return row == 1 ? NULL : json_object();
+}
+
+static void test_respond_rows_as(void **state)
+{
+    (void)state;
+    rr_page_t page;
+    unit_ctx_t *u = begin("limit=2", RR_OK, &page);
+    assert_int_equal(rr_page_respond_rows_as(&u->ctx, &page, rows(3), name_only), RR_OK);
+    json_t *items = json_object_get(unit_resp(u), "items");
+    assert_int_equal(json_array_size(items), 2); /* the look-ahead row dropped */
+    assert_null(json_object_get(json_array_get(items, 1), "id"));
+    assert_string_equal(json_string_value(json_object_get(json_array_get(items, 1), "name")), "n1");
+    char query[128]; /* the cursor still comes from the "id" column */
+    snprintf(query, sizeof query, "cursor=%s", unit_resp_str(u, "next_cursor"));
+    unit_ctx_free(u);
+    u = begin(query, RR_OK, &page);
+    assert_int_equal(page.after_id, 20);
+    unit_ctx_free(u);
+
+    /* a row that cannot be shown fails the whole answer, never a short page */
+    u = begin("limit=5", RR_OK, &page);
+    assert_int_equal(rr_page_respond_rows_as(&u->ctx, &page, rows(3), out_of_memory), RR_ERROR);
+    assert_int_not_equal(u->ctx.status, 200);
+    unit_ctx_free(u);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -216,6 +253,7 @@ int main(void)
         cmocka_unit_test(test_forged_cursors_refused),
         cmocka_unit_test(test_respond_without_items_fails),
         cmocka_unit_test(test_respond_rows),
+        cmocka_unit_test(test_respond_rows_as),
     };
     return cmocka_run_group_tests_name("core pagination", tests, NULL, NULL);
 }
