@@ -379,7 +379,7 @@ static rr_rc_t snapshots_get(rr_ctx_t *ctx, void *ud)
         return RR_DB_ERROR;
     if (PQntuples(r) == 0) {
         PQclear(r);
-        return rr_problem(ctx, 404, "not-found", NULL, "no such snapshot");
+        return rr_problem(ctx, 404, "not-found", "snapshot_id", "no such snapshot");
     }
     json_t *snap = rr_row_json(r, 0);
     PQclear(r);
@@ -404,7 +404,7 @@ static rr_rc_t lock_snapshot(rr_ctx_t *ctx, const rr_account_ref_t *acct, int64_
         return RR_DB_ERROR;
     if (PQntuples(r) == 0) {
         PQclear(r);
-        return rr_problem(ctx, 404, "not-found", NULL, "no such snapshot");
+        return rr_problem(ctx, 404, "not-found", "snapshot_id", "no such snapshot");
     }
     snprintf(s->state, sizeof s->state, "%s", PQgetvalue(r, 0, 0));
     s->expired = PQgetvalue(r, 0, 1)[0] == 't';
@@ -579,7 +579,7 @@ static rr_rc_t members_list(rr_ctx_t *ctx, void *ud)
     int n = PQntuples(r);
     PQclear(r);
     if (n == 0)
-        return rr_problem(ctx, 404, "not-found", NULL, "no such snapshot");
+        return rr_problem(ctx, 404, "not-found", "snapshot_id", "no such snapshot");
     /* the cursor holds the next position + 1 (a cursor is never 0) */
     int64_t from = page.after_id > 0 ? page.after_id - 1 : 0;
     const char *q[3] = {p[1], rr_i64(ctx, from), rr_i64(ctx, page.limit + 1)};

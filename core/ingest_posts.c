@@ -464,7 +464,7 @@ static rr_rc_t posts_get(rr_ctx_t *ctx, void *ud)
         return RR_DB_ERROR;
     if (PQntuples(r) == 0) {
         PQclear(r);
-        return rr_problem(ctx, 404, "not-found", NULL, "no such post");
+        return rr_problem(ctx, 404, "not-found", "post_id", "no such post");
     }
     json_t *post = rr_row_json(r, 0);
     PQclear(r);

@@ -77,7 +77,8 @@ static rr_rc_t respond_one(rr_ctx_t *ctx, PGresult *r, int status, const char *w
         return RR_DB_ERROR;
     if (PQntuples(r) == 0) {
         PQclear(r);
-        return rr_problem(ctx, 404, "not-found", NULL, "no such %s", what);
+        return rr_problem(ctx, 404, "not-found", rr_arena_sprintf(ctx->arena, "%s_id", what),
+                          "no such %s", what);
     }
     json_t *obj = rr_row_json(r, 0);
     if (location_fmt) {
@@ -180,7 +181,7 @@ static rr_rc_t clients_delete(rr_ctx_t *ctx, void *ud)
     int n = PQntuples(r);
     PQclear(r);
     if (n == 0)
-        return rr_problem(ctx, 404, "not-found", NULL, "no such client");
+        return rr_problem(ctx, 404, "not-found", "client_id", "no such client");
     return rr_respond_raw(ctx, 204, "application/json", NULL, 0);
 }
 
@@ -225,7 +226,7 @@ static rr_rc_t accounts_list(rr_ctx_t *ctx, void *ud)
         return RR_DB_ERROR;
     if (PQntuples(r) == 0) {
         PQclear(r);
-        return rr_problem(ctx, 404, "not-found", NULL, "no such client");
+        return rr_problem(ctx, 404, "not-found", "client_id", "no such client");
     }
     if (PQgetisnull(r, 0, PQfnumber(r, "id"))) {
         PQclear(r);

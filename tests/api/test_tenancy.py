@@ -164,9 +164,11 @@ def test_every_route_hides_other_tenants_objects(openapi, tenant_a, tenant_b, b_
         where = "%s %s with tenant A's key on B's values -> %d %s" % (
             method, url, r.status_code, r.text[:300])
         if any(is_id(p) for p in params):
-            # B's object does not exist for A: the same answer as no object
+            # B's object does not exist for A: the same answer as no object,
+            # naming the path parameter that was not found
             assert r.status_code == 404, where
-            assert_problem(r, 404, "not-found")
+            body = assert_problem(r, 404, "not-found")
+            assert body.get("field") in params, where
         else:
             # only names (a label): A's own (empty) view of that name
             assert r.status_code < 500 and r.status_code not in (401, 403), where
@@ -206,7 +208,8 @@ def test_guessed_ids_are_not_found(openapi, tenant_a, b_objects, guess):
             url = url.replace("{%s}" % p, guess if is_id(p) else "probe")
         r = a.request(method, url, json=body_for(op))
         assert r.status_code == 404, "%s %s -> %d %s" % (method, url, r.status_code, r.text[:300])
-        assert_problem(r, 404, "not-found")
+        body = assert_problem(r, 404, "not-found")
+        assert body.get("field") in params, "%s %s -> %s" % (method, url, r.text[:300])
         no_b_data(r, markers)
 
 
