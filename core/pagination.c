@@ -113,6 +113,11 @@ rr_rc_t rr_page_respond_rows_as(rr_ctx_t *ctx, const rr_page_t *page, PGresult *
     if (more)
         n = page->limit;
     int id_col = PQfnumber(res, "id");
+    if (id_col < 0 && more) {
+        /* no id, no cursor: the page would end the list early */
+        PQclear(res);
+        return RR_ERROR;
+    }
     json_t *items = json_array();
     int64_t last = 0;
     for (int r = 0; items && r < n; r++) {

@@ -213,6 +213,7 @@ static void test_accounts_are_checked_first(void **state)
     assert_int_equal(mock_request(ctx, "GET", "/v1/accounts/7/audits/5"), RR_INVALID);
     assert_int_equal(mock_status(ctx), 404);
     assert_string_equal(mock_problem_kind(ctx), "not-found");
+    assert_string_equal(mock_problem_field(ctx), "account_id");
     assert_string_equal(mock_db_param(ctx, 0, 0), "7");
     assert_null(mock_verify(ctx));
     mock_ctx_free(ctx);

@@ -190,6 +190,7 @@ static void test_unknown_account_is_404(void **state)
     assert_int_equal(mock_request(ctx, "GET", "/v1/accounts/999/labels"), RR_INVALID);
     assert_int_equal(mock_status(ctx), 404);
     assert_string_equal(mock_problem_kind(ctx), "not-found");
+    assert_string_equal(mock_problem_field(ctx), "account_id");
     assert_string_equal(mock_db_param(ctx, 0, 0), "999");
     assert_int_equal(mock_db_calls(ctx), 1);
     assert_null(mock_verify(ctx));
@@ -401,7 +402,7 @@ static void test_delete_missing_label_is_404(void **state)
     mock_db_no_account(ctx);
     assert_int_equal(mock_request(ctx, "DELETE", "/v1/accounts/7/labels/vip"), RR_INVALID);
     assert_int_equal(mock_status(ctx), 404);
-    assert_null(mock_problem_field(ctx)); /* the account, not the label */
+    assert_string_equal(mock_problem_field(ctx), "account_id"); /* not the label */
     assert_null(mock_verify(ctx));
     mock_ctx_free(ctx);
 }

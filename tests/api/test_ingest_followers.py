@@ -540,3 +540,46 @@ def test_followers_stored_hook_runs_after_commit(it):
     assert payload["snapshot_id"] == sid and payload["followers"] == 2
     time.sleep(1)
     assert len(hooked()) == 1  # the refused request announced nothing
+
+
+def test_follow_times_stored_only_where_given(it, admin_db):
+    """A list without follow times stores none (NULL, not a made-up time); a
+    list where some rows carry one (followed_at, follow_time: any source's
+    name) keeps each at its member's position and NULL elsewhere."""
+    def follow_times(snapshot_id):
+        with admin_db.cursor() as cur:
+            cur.execute("SELECT followed_at FROM realreach.snapshot_followers"
+                        " WHERE tenant_id = %s AND snapshot_id = %s ORDER BY position",
+                        (it.id, snapshot_id))
+            return [r[0] for r in cur.fetchall()]
+
+    a = it.account()
+    none = ok(it.followers(a, [{"id": "91000001", "username": "nf_one"},
+                               {"id": "91000002", "username": "nf_two"}]))
+    assert follow_times(none["snapshot"]["id"]) == [None, None]
+    with admin_db.cursor() as cur:
+        cur.execute("SELECT followed_at IS NULL FROM realreach.snapshot_chunks"
+                    " WHERE tenant_id = %s AND snapshot_id = %s", (it.id, none["snapshot"]["id"]))
+        assert [r[0] for r in cur.fetchall()] == [True]  # no array of NULLs either
+
+    mixed = ok(it.followers(a, [
+        {"id": "91000001", "username": "nf_one", "followed_at": "2026-11-01T10:00:00Z"},
+        {"id": "91000002", "username": "nf_two"},
+        {"id": "91000003", "username": "nf_three", "follow_time": 1764000000}]))
+    assert follow_times(mixed["snapshot"]["id"]) == [
+        datetime(2026, 11, 1, 10, 0, tzinfo=timezone.utc), None,
+        datetime.fromtimestamp(1764000000, tz=timezone.utc)]
+    members = it.members(a, mixed["snapshot"]["id"])
+    assert [m["followed_at"] for m in members] == [
+        "2026-11-01T10:00:00.000Z", None,
+        datetime.fromtimestamp(1764000000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")]
+
+
+def test_membership_arrays_use_lz4(admin_db):
+    """Migration 011: membership arrays are written with lz4 (a server built
+    without lz4 keeps the default; Debian's PostgreSQL has it)."""
+    with admin_db.cursor() as cur:
+        cur.execute("SELECT attname, attcompression FROM pg_attribute"
+                    " WHERE attrelid = 'realreach.snapshot_chunks'::regclass"
+                    " AND attname IN ('profile_ids', 'followed_at') ORDER BY attname")
+        assert cur.fetchall() == [("followed_at", "l"), ("profile_ids", "l")]

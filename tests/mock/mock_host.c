@@ -1621,7 +1621,7 @@ static rr_rc_t m_account_load(rr_ctx_t *ctx, const char *param, rr_account_t *ou
     }
     if (PQntuples(res) == 0) {
         PQclear(res);
-        return m_problem(ctx, 404, "not-found", NULL, "no such account");
+        return m_problem(ctx, 404, "not-found", param, "no such account");
     }
     rr_account_t a = {.id = id, .client_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10)};
     snprintf(a.platform, sizeof a.platform, "%s", PQgetvalue(res, 0, 1));

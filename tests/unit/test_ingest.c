@@ -287,6 +287,35 @@ static void test_jrec(void **state)
     assert_memory_equal(rr_jrec_text(&j, e, &len), "x", 1);
     assert_int_equal(rr_jrec_get(&j, "arr.1", 5)->i, 2);
     assert_null(rr_jrec_get(&j, "missing", 7));
+
+    /* integers at the edges of the fast path (18 characters) and beyond it */
+    const char *ints = "{\"z\":-0,\"a\":999999999999999999,\"b\":-99999999999999999,"
+                       "\"c\":9223372036854775807,\"d\":-9223372036854775808,"
+                       "\"arr\":[0,1,2,3,4,5,6,7,8,9,10,11],\"a\\u0062\":\"esc key\","
+                       "\"m\\u00e9\":{\"x\":1},\"bio\":\"caf\xC3\xA9 \\\"ok\\\"\"}";
+    assert_true(rr_jrec_parse(&j, ints, strlen(ints), 32, err, sizeof err));
+    assert_int_equal(rr_jrec_get(&j, "z", 1)->i, 0);
+    assert_int_equal(rr_jrec_get(&j, "a", 1)->i, 999999999999999999LL);
+    assert_int_equal(rr_jrec_get(&j, "b", 1)->i, -99999999999999999LL);
+    assert_true(rr_jrec_get(&j, "c", 1)->i == INT64_MAX);
+    assert_true(rr_jrec_get(&j, "d", 1)->i == INT64_MIN);
+    assert_int_equal(rr_jrec_get(&j, "arr.10", 6)->i, 10);
+    assert_int_equal(rr_jrec_get(&j, "arr.11", 6)->i, 11);
+    assert_non_null(rr_jrec_get(&j, "ab", 2)); /* an escaped key, found decoded */
+    assert_int_equal(rr_jrec_get(&j, "m\xC3\xA9.x", 5)->i, 1);
+    e = rr_jrec_get(&j, "bio", 3);
+    s = rr_jrec_text(&j, e, &len);
+    assert_int_equal(len, strlen("caf\xC3\xA9 \"ok\""));
+    assert_memory_equal(s, "caf\xC3\xA9 \"ok\"", len);
+    /* the hashes built while descending are the ones lookups compute */
+    static const char *const paths[] = {"z", "arr.10", "ab", "m\xC3\xA9.x", "bio", NULL};
+    for (int i = 0; paths[i]; i++) {
+        size_t n = strlen(paths[i]);
+        assert_ptr_equal(rr_jrec_get_hashed(&j, paths[i], n, rr_jrec_hash(paths[i], n)),
+                         rr_jrec_get(&j, paths[i], n));
+        assert_non_null(rr_jrec_get(&j, paths[i], n));
+    }
+
     const char *bad[] = {"{\"a\":}",
                          "{\"a\":1,}",
                          "{\"a\":\"\\u0000\"}",
@@ -298,6 +327,20 @@ static void test_jrec(void **state)
                          "{\"a\":\"x\x01\"}",
                          "{\"a\":99999999999999999999}",
                          "{a:1}",
+                         /* invalid UTF-8 right before and right after an escape */
+                         "{\"a\":\"\xC3\\n\"}",
+                         "{\"a\":\"\\n\xC3\"}",
+                         "{\"a\":\"x\\n\xC3\x28\\t\"}",
+                         /* overlong, surrogate and beyond U+10FFFF as raw bytes */
+                         "{\"a\":\"\xE0\x80\xAF\"}",
+                         "{\"a\":\"\xED\xA0\x80\"}",
+                         "{\"a\":\"\xF4\x90\x80\x80\"}",
+                         /* integers: a lone sign, one past either end of int64 */
+                         "{\"a\":-}",
+                         "{\"a\":-9223372036854775809}",
+                         "{\"a\":9223372036854775808}",
+                         "{\"a\":12a}",
+                         "{\"a\":-01}",
                          NULL};
     for (int i = 0; bad[i]; i++)
         assert_false(rr_jrec_parse(&j, bad[i], strlen(bad[i]), 32, err, sizeof err));
