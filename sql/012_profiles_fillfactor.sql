@@ -1,0 +1,12 @@
+-- Profiles are rewritten in bulk: every follower snapshot of an account
+-- merges a fresh observation into each known follower (new counts, a new
+-- observed_at), typically weekly. With full pages each of those rewrites is
+-- a non-HOT update: a new row version elsewhere in the table plus an entry
+-- in both unique indexes. Half-full pages leave room for every row of a page
+-- to be rewritten once in place (a HOT update: no index entry; the old
+-- version is pruned the next time the page is visited, which makes room
+-- for the next week's). Measured on a million known followers: the merge
+-- UPDATE took 22.0 s at the default fillfactor and 7.0 s at 50, all of them
+-- HOT; inserting a million new profiles costs about a tenth more; the table
+-- takes twice the space. Existing pages keep their fill until rewritten.
+ALTER TABLE realreach.profiles SET (fillfactor = 50);
