@@ -321,13 +321,20 @@ static size_t push(jp_t *p, const char *seg, size_t n, bool *was_record, uint32_
         p->record = false;
         return old;
     }
+    uint32_t h = p->phash;
+    char *o = p->path + p->plen;
     if (p->plen) {
-        p->path[p->plen++] = '.';
-        p->phash = fnv_more(p->phash, ".", 1);
+        *o++ = '.';
+        h = (h ^ (unsigned char)'.') * 16777619u;
     }
-    memcpy(p->path + p->plen, seg, n);
-    p->plen += n;
-    p->phash = fnv_more(p->phash, seg, n);
+    /* copy and hash in one pass: keys are a few bytes, where memcpy's
+     * set-up (an inlined rep movs) cost more than the copy */
+    for (size_t i = 0; i < n; i++) {
+        o[i] = seg[i];
+        h = (h ^ (unsigned char)seg[i]) * 16777619u;
+    }
+    p->plen = (size_t)(o - p->path) + n;
+    p->phash = h;
     p->segments++;
     return old;
 }
@@ -367,6 +374,7 @@ static bool value(jp_t *p, int depth)
         int idx = 0;
         for (;;) {
             char seg[MAX_PATH];
+            const char *segp = seg; /* the key's bytes: in the text unless decoded */
             size_t slen;
             if (obj) {
                 ws(p);
@@ -380,8 +388,8 @@ static bool value(jp_t *p, int depth)
                 if (esc) {
                     slen = decode_into(raw, rawlen, seg, sizeof seg);
                 } else {
+                    segp = raw; /* push() copies it into the path */
                     slen = rawlen < sizeof seg ? rawlen : sizeof seg;
-                    memcpy(seg, raw, slen);
                 }
                 ws(p);
                 if (p->s >= p->end || *p->s != ':')
@@ -395,7 +403,7 @@ static bool value(jp_t *p, int depth)
             }
             bool was;
             uint32_t old_hash;
-            size_t old = push(p, seg, slen, &was, &old_hash);
+            size_t old = push(p, segp, slen, &was, &old_hash);
             bool ok = value(p, depth + 1);
             pop(p, old, was, old_hash);
             if (!ok)
