@@ -365,9 +365,10 @@ struct rr_bulk {
     int64_t now_us; /* the request's time (default observation time) */
 };
 
-/* Reads on_error and the body format (Content-Type, ?format=). RR_OK or a
- * 400/415 problem set. */
-rr_rc_t rr_bulk_init(rr_bulk_t *b, rr_ctx_t *ctx);
+/* Starts a bulk request into the account acct (loaded with rr_account_load;
+ * it must outlive b): reads on_error and the body format (Content-Type,
+ * ?format=). RR_OK, or a 400/415 problem set with b already cleaned up. */
+rr_rc_t rr_bulk_init(rr_bulk_t *b, rr_ctx_t *ctx, const rr_account_ref_t *acct);
 void rr_bulk_cleanup(rr_bulk_t *b);
 /* Records a refused row (first errors kept). Returns false for convenience. */
 bool rr_bulk_error(rr_bulk_t *b, int64_t row, const char *field, const char *fmt, ...)

@@ -55,15 +55,9 @@ static const struct {
     {"text/plain", RR_BODY_IDS},
 };
 
-rr_rc_t rr_bulk_init(rr_bulk_t *b, rr_ctx_t *ctx)
+/* on_error and the body format (?format= first, then Content-Type). */
+static rr_rc_t read_options(rr_bulk_t *b, rr_ctx_t *ctx)
 {
-    memset(b, 0, sizeof *b);
-    b->ctx = ctx;
-    b->now_us = rr_time_now_us();
-    b->errors = json_array();
-    b->dups = json_array();
-    if (!b->errors || !b->dups || !rr_copybuf_init(&b->copy, ctx))
-        return RR_ERROR;
     const char *oe = rr_ctx_query(ctx, "on_error");
     if (oe && !strcmp(oe, "skip"))
         b->skip = true;
@@ -91,6 +85,23 @@ rr_rc_t rr_bulk_init(rr_bulk_t *b, rr_ctx_t *ctx)
     return rr_problem(ctx, 415, "unsupported-media-type", "Content-Type",
                       "send application/json (an array or an API answer), application/x-ndjson, "
                       "text/csv (with a header) or text/plain (one id per line)");
+}
+
+rr_rc_t rr_bulk_init(rr_bulk_t *b, rr_ctx_t *ctx, const rr_account_ref_t *acct)
+{
+    memset(b, 0, sizeof *b);
+    b->ctx = ctx;
+    b->platform = acct->platform;
+    b->account_id = acct->id;
+    b->now_us = rr_time_now_us();
+    b->errors = json_array();
+    b->dups = json_array();
+    rr_rc_t rc = !b->errors || !b->dups || !rr_copybuf_init(&b->copy, ctx)
+                     ? RR_ERROR
+                     : read_options(b, ctx);
+    if (rc != RR_OK)
+        rr_bulk_cleanup(b);
+    return rc;
 }
 
 void rr_bulk_cleanup(rr_bulk_t *b)

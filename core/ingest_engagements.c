@@ -252,12 +252,8 @@ static rr_rc_t engagements_post(rr_ctx_t *ctx, void *ud)
     if (rc != RR_OK)
         return rc;
     rr_bulk_t b;
-    if ((rc = rr_bulk_init(&b, ctx)) != RR_OK) {
-        rr_bulk_cleanup(&b);
+    if ((rc = rr_bulk_init(&b, ctx, &acct)) != RR_OK)
         return rc;
-    }
-    b.platform = acct.platform;
-    b.account_id = acct.id;
     eng_scratch_t *sc = malloc(sizeof *sc);
     if (!sc) {
         rr_bulk_cleanup(&b);
@@ -338,13 +334,9 @@ static rr_rc_t engagements_list(rr_ctx_t *ctx, void *ud)
         return rc;
     if (rr_page_begin(ctx, &page) != RR_OK)
         return RR_INVALID;
-    const char *kind = rr_ctx_query(ctx, "kind");
-    bool ok = !kind;
-    for (const char *const *k = kind_names; kind && *k; k++)
-        ok |= !strcmp(*k, kind);
-    if (!ok)
-        return rr_problem(ctx, 400, "invalid-parameter", "kind",
-                          "kind must be like, comment, share, mention or reply");
+    const char *kind;
+    if (rr_query_one_of(ctx, "kind", kind_names, &kind) != RR_OK)
+        return RR_INVALID;
     const char *post = rr_ctx_query(ctx, "post_id");
     if (post) {
         char *end;

@@ -225,17 +225,14 @@ static rr_rc_t followers_post(rr_ctx_t *ctx, void *ud)
     if (rc != RR_OK)
         return rc;
     rr_bulk_t b;
-    rc = rr_bulk_init(&b, ctx);
+    if ((rc = rr_bulk_init(&b, ctx, &acct)) != RR_OK)
+        return rc;
     bool given = false;
     int64_t observed = 0;
-    if (rc == RR_OK)
-        rc = rr_query_time(ctx, "observed_at", &given, &observed);
-    if (rc != RR_OK) {
+    if ((rc = rr_query_time(ctx, "observed_at", &given, &observed)) != RR_OK) {
         rr_bulk_cleanup(&b);
         return rc;
     }
-    b.platform = acct.platform;
-    b.account_id = acct.id;
     if (!given)
         observed = b.now_us;
     char t[32];
@@ -336,10 +333,10 @@ static rr_rc_t snapshots_list(rr_ctx_t *ctx, void *ud)
         return rc;
     if (rr_page_begin(ctx, &page) != RR_OK)
         return RR_INVALID;
-    const char *state = rr_ctx_query(ctx, "state");
-    if (state && strcmp(state, "open") && strcmp(state, "complete") && strcmp(state, "expired"))
-        return rr_problem(ctx, 400, "invalid-parameter", "state",
-                          "state must be open, complete or expired");
+    static const char *const states[] = {"open", "complete", "expired", NULL};
+    const char *state;
+    if (rr_query_one_of(ctx, "state", states, &state) != RR_OK)
+        return RR_INVALID;
     const char *p[4] = {acct.id_text, rr_i64(ctx, page.after_id), rr_i64(ctx, page.limit + 1),
                         state};
     PGresult *r =
@@ -447,12 +444,8 @@ static rr_rc_t parts_post(rr_ctx_t *ctx, void *ud)
                                           : "part %ld is out of order: part %d comes next",
                           part, s.parts + 1);
     rr_bulk_t b;
-    if ((rc = rr_bulk_init(&b, ctx)) != RR_OK) {
-        rr_bulk_cleanup(&b);
+    if ((rc = rr_bulk_init(&b, ctx, &acct)) != RR_OK)
         return rc;
-    }
-    b.platform = acct.platform;
-    b.account_id = acct.id;
     part_result_t res;
     rc = stage_part(&b);
     if (rc == RR_OK)

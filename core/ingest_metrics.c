@@ -108,12 +108,8 @@ static rr_rc_t metrics_post(rr_ctx_t *ctx, void *ud)
     if (rc != RR_OK)
         return rc;
     rr_bulk_t b;
-    if ((rc = rr_bulk_init(&b, ctx)) != RR_OK) {
-        rr_bulk_cleanup(&b);
+    if ((rc = rr_bulk_init(&b, ctx, &acct)) != RR_OK)
         return rc;
-    }
-    b.platform = acct.platform;
-    b.account_id = acct.id;
     rc = rr_bulk_stream(&b, SQL_STAGE, SQL_COPY, metric_row, NULL);
     if (rc == RR_OK && rr_bulk_refused(&b))
         rc = RR_INVALID;

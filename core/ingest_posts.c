@@ -324,12 +324,8 @@ static rr_rc_t posts_post(rr_ctx_t *ctx, void *ud)
     if (rc != RR_OK)
         return rc;
     rr_bulk_t b;
-    if ((rc = rr_bulk_init(&b, ctx)) != RR_OK) {
-        rr_bulk_cleanup(&b);
+    if ((rc = rr_bulk_init(&b, ctx, &acct)) != RR_OK)
         return rc;
-    }
-    b.platform = acct.platform;
-    b.account_id = acct.id;
     b.stage_all = true; /* the checks after staging need every row */
     const char *p[1] = {acct.id_text};
     rc = rr_bulk_stream(&b, SQL_STAGE, SQL_COPY, post_row, NULL);
@@ -409,13 +405,9 @@ static rr_rc_t posts_list(rr_ctx_t *ctx, void *ud)
     if (rr_query_time(ctx, "since", &has_since, &since) != RR_OK ||
         rr_query_time(ctx, "until", &has_until, &until) != RR_OK)
         return RR_INVALID;
-    const char *type = rr_ctx_query(ctx, "type");
-    bool ok = !type;
-    for (const char *const *t = post_types; type && *t; t++)
-        ok |= !strcmp(*t, type);
-    if (!ok)
-        return rr_problem(ctx, 400, "invalid-parameter", "type",
-                          "type must be text, image, video, carousel, reel, story, link or other");
+    const char *type;
+    if (rr_query_one_of(ctx, "type", post_types, &type) != RR_OK)
+        return RR_INVALID;
     char ts[32], tu[32];
     rr_time_format(since, ts);
     rr_time_format(until, tu);

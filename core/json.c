@@ -189,15 +189,9 @@ rr_rc_t rr_json_check(rr_ctx_t *ctx, json_t *obj, const rr_field_t *fields, size
                                   key, max);
             if (memchr(json_string_value(v), '\0', len))
                 return rr_problem(ctx, 422, "validation", key, "'%s' contains a NUL byte", key);
-            if (f->one_of) {
-                bool found = false;
-                for (const char *const *o = f->one_of; *o; o++)
-                    if (!strcmp(*o, json_string_value(v)))
-                        found = true;
-                if (!found)
-                    return rr_problem(ctx, 422, "validation", key, "'%s' is not an allowed value",
-                                      key);
-            }
+            if (f->one_of && !rr_one_of(json_string_value(v), f->one_of))
+                return rr_problem(ctx, 422, "validation", key, "'%s' is not an allowed value",
+                                  key);
         }
         if (f->type == RR_FT_ARRAY) {
             size_t max = f->max_len ? f->max_len : RR_DEFAULT_MAX_ARRAY;

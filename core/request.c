@@ -120,6 +120,36 @@ const char *rr_ctx_query(rr_ctx_t *ctx, const char *name)
     return NULL;
 }
 
+bool rr_one_of(const char *s, const char *const *allowed)
+{
+    for (; *allowed; allowed++)
+        if (!strcmp(s, *allowed))
+            return true;
+    return false;
+}
+
+rr_rc_t rr_query_one_of(rr_ctx_t *ctx, const char *name, const char *const *allowed,
+                        const char **value)
+{
+    const char *v = rr_ctx_query(ctx, name);
+    *value = v;
+    if (!v || rr_one_of(v, allowed))
+        return RR_OK;
+    size_t n = 1;
+    for (const char *const *a = allowed; *a; a++)
+        n += strlen(*a) + 2;
+    char *list = rr_arena_alloc(ctx->arena, n);
+    if (!list)
+        return rr_problem(ctx, 400, "invalid-parameter", name, "%s has no such value", name);
+    list[0] = '\0';
+    for (const char *const *a = allowed; *a; a++) {
+        if (a != allowed)
+            strcat(list, ", ");
+        strcat(list, *a);
+    }
+    return rr_problem(ctx, 400, "invalid-parameter", name, "%s must be one of %s", name, list);
+}
+
 const char *rr_ctx_header(rr_ctx_t *ctx, const char *name)
 {
     for (int i = 0; i < ctx->nheaders; i++)

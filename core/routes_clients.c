@@ -195,18 +195,10 @@ static rr_rc_t accounts_list(rr_ctx_t *ctx, void *ud)
     if (id_param(ctx, "client_id", &cid) != RR_OK || client_allowed(ctx, cid) != RR_OK ||
         rr_page_begin(ctx, &page) != RR_OK)
         return RR_INVALID;
-    const char *platform = rr_ctx_query(ctx, "platform");
-    const char *relation = rr_ctx_query(ctx, "relation");
-    bool ok = !platform;
-    for (const char *const *v = platforms; platform && *v; v++)
-        ok |= !strcmp(*v, platform);
-    if (!ok)
-        return rr_problem(ctx, 400, "invalid-parameter", "platform", "unknown platform");
-    ok = !relation;
-    for (const char *const *v = relations; relation && *v; v++)
-        ok |= !strcmp(*v, relation);
-    if (!ok)
-        return rr_problem(ctx, 400, "invalid-parameter", "relation", "relation must be own or competitor");
+    const char *platform, *relation;
+    if (rr_query_one_of(ctx, "platform", platforms, &platform) != RR_OK ||
+        rr_query_one_of(ctx, "relation", relations, &relation) != RR_OK)
+        return RR_INVALID;
     char after[24], limit[16];
     snprintf(after, sizeof after, "%lld", (long long)page.after_id);
     snprintf(limit, sizeof limit, "%d", page.limit + 1);

@@ -71,14 +71,6 @@ static rr_rc_t job_get(rr_ctx_t *ctx, void *user_data)
     return rr_respond_json(ctx, 200, job);
 }
 
-static bool one_of(const char *v, const char *const *allowed)
-{
-    for (; *allowed; allowed++)
-        if (!strcmp(v, *allowed))
-            return true;
-    return false;
-}
-
 static bool kind_valid(const char *kind)
 {
     size_t n = strlen(kind);
@@ -98,10 +90,9 @@ static rr_rc_t job_list(rr_ctx_t *ctx, void *user_data)
     rr_rc_t rc = rr_page_begin(ctx, &page);
     if (rc != RR_OK)
         return rc;
-    const char *state = rr_ctx_query(ctx, "state");
-    if (state && !one_of(state, job_states))
-        return rr_problem(ctx, 400, "invalid-parameter", "state",
-                          "state must be one of queued, running, done, failed");
+    const char *state;
+    if (rr_query_one_of(ctx, "state", job_states, &state) != RR_OK)
+        return RR_INVALID;
     const char *kind = rr_ctx_query(ctx, "kind");
     if (kind && !kind_valid(kind))
         return rr_problem(ctx, 400, "invalid-parameter", "kind",

@@ -186,6 +186,13 @@ void rr_ctx_init(rr_ctx_t *ctx, rr_arena_t *arena, rr_db_t *db);
 void rr_ctx_cleanup(rr_ctx_t *ctx);
 const char *rr_ctx_header(rr_ctx_t *ctx, const char *name);
 const char *rr_ctx_query(rr_ctx_t *ctx, const char *name);
+/* Is s one of allowed (NULL-terminated)? */
+bool rr_one_of(const char *s, const char *const *allowed);
+/* The query parameter name, which may be absent or one of allowed: RR_OK
+ * with *value (NULL when absent), or RR_INVALID with a 400 problem naming
+ * the parameter and listing the allowed values. */
+rr_rc_t rr_query_one_of(rr_ctx_t *ctx, const char *name, const char *const *allowed,
+                        const char **value);
 void rr_ctx_parse_query(rr_ctx_t *ctx, const char *qs);
 
 /* ------------------------------------------------------------- responses */

@@ -167,7 +167,10 @@ def test_account_crud_and_filters(fresh_tenant):
     assert ids(relation="competitor") == [rival["id"]]
     assert ids(platform="x", relation="competitor") == []
     assert ids(platform="tiktok") == []
-    assert_problem(c.get(path, params={"platform": "myspace"}), 400, None, "platform")
+    bad = assert_problem(c.get(path, params={"platform": "myspace"}), 400, None, "platform")
+    # the answer says what would have been accepted
+    assert bad["detail"] == ("platform must be one of x, instagram, tiktok, facebook, youtube,"
+                             " linkedin"), bad
     assert_problem(c.get(path, params={"relation": "friend"}), 400, None, "relation")
 
     p = c.patch("/v1/accounts/%d" % own["id"], json={"handle": "acme_new", "relation": "competitor",
