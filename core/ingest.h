@@ -247,6 +247,7 @@ void rr_copybuf_free(rr_copybuf_t *c);
 void rr_copy_text(rr_copybuf_t *c, const char *s, size_t len); /* s NULL: NULL */
 void rr_copy_str(rr_copybuf_t *c, const char *s);              /* NUL-terminated or NULL */
 void rr_copy_int(rr_copybuf_t *c, int64_t v);                  /* a bigint */
+void rr_copy_int4(rr_copybuf_t *c, int32_t v);                 /* an integer */
 void rr_copy_opt_int(rr_copybuf_t *c, bool present, int64_t v);
 void rr_copy_opt_bool(rr_copybuf_t *c, bool present, bool v);
 void rr_copy_opt_time(rr_copybuf_t *c, bool present, int64_t us); /* a timestamptz */
@@ -373,7 +374,7 @@ void rr_bulk_cleanup(rr_bulk_t *b);
 /* Records a refused row (first errors kept). Returns false for convenience. */
 bool rr_bulk_error(rr_bulk_t *b, int64_t row, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-/* Creates the staging table (create_sql) and streams the body through fn
+/* Creates the staging table (create_sql, unless NULL) and streams the body through fn
  * into `copy_sql` (a COPY ... FROM STDIN). RR_OK, RR_INVALID (400 problem:
  * the body is unreadable) or RR_DB_ERROR. */
 rr_rc_t rr_bulk_stream(rr_bulk_t *b, const char *create_sql, const char *copy_sql,
@@ -463,6 +464,10 @@ rr_rc_t rr_query_time(rr_ctx_t *ctx, const char *name, bool *present, int64_t *u
 const char *rr_i64(rr_ctx_t *ctx, int64_t v); /* arena decimal text */
 
 void rr_routes_followers_register(void);
+/* The job that merges a snapshot's intake into profiles and membership
+ * (ingest_snapshot_merge.c); registered with the followers routes. */
+#define RR_SNAPSHOT_MERGE_KIND "followers.merge"
+void rr_snapshot_merge_register(void);
 void rr_routes_metrics_register(void);
 void rr_routes_posts_register(void);
 void rr_routes_engagements_register(void);

@@ -192,7 +192,7 @@ static rr_rc_t bulk_stream(rr_bulk_t *b, const char *create_sql, const char *cop
                            rr_bulk_row_fn fn, void *ud, bool flat)
 {
     rr_ctx_t *ctx = b->ctx;
-    if (rr_bulk_exec(ctx, create_sql, 0, NULL) != RR_OK)
+    if (create_sql && rr_bulk_exec(ctx, create_sql, 0, NULL) != RR_OK)
         return RR_DB_ERROR;
     if (rr_copy_begin(ctx, rr_arena_sprintf(ctx->arena, "%s" RR_COPY_BINARY, copy_sql)) != RR_OK)
         return RR_DB_ERROR;

@@ -131,6 +131,13 @@ void rr_copy_int(rr_copybuf_t *c, int64_t v)
         put64(o, (uint64_t)v);
 }
 
+void rr_copy_int4(rr_copybuf_t *c, int32_t v)
+{
+    char *o = field(c, 4);
+    if (o)
+        put32(o, (uint32_t)v);
+}
+
 void rr_copy_opt_int(rr_copybuf_t *c, bool present, int64_t v)
 {
     if (present)

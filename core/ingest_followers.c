@@ -11,9 +11,17 @@
  * A list too large for one request (platform APIs hand it out in pages) is
  * sent in parts; each part is one all-or-nothing request of its own. A part
  * sent again with its Idempotency-Key is answered from the record; a part
- * out of order is a 409. Analyses see a snapshot only once it is complete.
- * An open snapshot left alone for 24 hours expires (its state reads
- * "expired"; its rows are purged when the account's next one is opened).
+ * out of order is a 409. An open snapshot left alone for 24 hours expires
+ * (its state reads "expired"; its rows are purged when the account's next
+ * one is opened).
+ *
+ * Taking in and merging are two steps. A request validates its rows and
+ * streams them with one binary COPY into realreach.snapshot_intake (rows per
+ * second near a bare COPY's), reports duplicates and commits. Once the list
+ * is whole (the one-shot POST, or complete) the snapshot reads 'merging' and
+ * a "followers.merge" job (ingest_snapshot_merge.c) upserts the profiles and
+ * stores the membership; then it is complete, analyses see it and
+ * "followers.stored" is emitted. A FastCGI worker is not held for the merge.
  *
  * Duplicates: a profile listed twice in one body is reported and stored at
  * its first position; across parts the same is done when completing.
@@ -32,25 +40,37 @@
     " realreach.snapshot_state(state, expires_at) AS state, parts, received, rejected,"            \
     " duplicates, followers, realreach.iso(created_at) AS created_at,"                             \
     " realreach.iso(completed_at) AS completed_at,"                                                \
-    " CASE WHEN state = 'open' THEN realreach.iso(expires_at) END AS expires_at"
+    " CASE WHEN state = 'open' THEN realreach.iso(expires_at) END AS expires_at, merge_job_id"
 
-/* The staged members in list order, up to CHUNK per row, at positions from
- * $3 on (profile_id is known for every row once profiles are merged). Follow
- * times (Instagram exports) are aggregated only when some row carried one:
- * a second ordered aggregate costs a third of the statement. */
-#define SQL_MEMBERS_OF(followed_col, followed_agg)                                                 \
-    "INSERT INTO realreach.snapshot_chunks (tenant_id, snapshot_id, part, chunk, first_position,"  \
-    "   profile_ids" followed_col ")"                                                              \
-    " SELECT " TENANT ", $1, $2, g, $3::bigint + g * " CHUNK ","                                   \
-    "   array_agg(profile_id ORDER BY row_no)" followed_agg                                        \
-    "   FROM (SELECT row_no, profile_id, followed_at, (row_no - 1) / " CHUNK " AS g"               \
-    "           FROM pg_temp.rr_stage_profiles WHERE NOT dup) s"                                   \
-    "  GROUP BY g"                                                                                 \
-    " RETURNING cardinality(profile_ids)"
-static const char SQL_MEMBERS[] = SQL_MEMBERS_OF("", "");
-static const char SQL_MEMBERS_FOLLOWED[] =
-    SQL_MEMBERS_OF(", followed_at", ", CASE WHEN bool_or(followed_at IS NOT NULL)"
-                                    " THEN array_agg(followed_at ORDER BY row_no) END");
+/* Every row of a part goes straight into realreach.snapshot_intake (one
+ * binary COPY, no staging): see sql/013_snapshot_intake.sql. */
+#define SQL_INTAKE_COPY                                                                            \
+    "COPY realreach.snapshot_intake (tenant_id, snapshot_id, part, position, "                     \
+    RR_PROFILE_STAGE_NAMES ") FROM STDIN"
+
+/* Rows of part $2 naming a key an earlier row of the part named ($3: the
+ * candidate keys, NULL for all): (row, first_row, key, total), rows counted
+ * from 1 in the request ($4: the part's first position). */
+static const char SQL_PART_DUPS[] =
+    "WITH r AS (SELECT position, external_id FROM realreach.snapshot_intake_keys($1)"
+    "            WHERE part = $2 AND ($3::text[] IS NULL OR external_id = ANY ($3::text[]))),"
+    " d AS (SELECT external_id, min(position) AS first FROM r"
+    "        GROUP BY external_id HAVING count(*) > 1)"
+    " SELECT r.position - $4 + 1, d.first - $4 + 1, r.external_id, count(*) OVER ()"
+    "   FROM r JOIN d USING (external_id) WHERE r.position > d.first"
+    "  ORDER BY r.position LIMIT 20";
+
+/* On completing a snapshot sent in parts: rows naming a key an earlier part
+ * named, not counted yet (the first row of their key in their own part):
+ * (position, first_position, key, total). */
+static const char SQL_CROSS_PART_DUPS[] =
+    "WITH r AS (SELECT part, position, external_id,"
+    "                  min(position) OVER (PARTITION BY external_id) AS first,"
+    "                  min(position) OVER (PARTITION BY external_id, part) AS first_in_part"
+    "             FROM realreach.snapshot_intake_keys($1))"
+    " SELECT position, first, external_id, count(*) OVER () FROM r"
+    "  WHERE position = first_in_part AND position > first"
+    "  ORDER BY position LIMIT 20";
 
 static const char SQL_OPEN[] =
     "INSERT INTO realreach.follower_snapshots (tenant_id, account_id, observed_at)"
@@ -74,56 +94,39 @@ static const char SQL_PART_DONE[] =
     " WHERE tenant_id = " TENANT " AND id = $1 RETURNING " SNAP_COLS;
 
 static const char SQL_ONE_SHOT_DONE[] =
-    "UPDATE realreach.follower_snapshots SET state = 'complete', parts = 1, received = $2,"
+    "UPDATE realreach.follower_snapshots SET state = 'merging', parts = 1, received = $2,"
     " rejected = $3, duplicates = $4, followers = $5, next_position = $2,"
-    " observed_at = $6::timestamptz, completed_at = now(), updated_at = now()"
+    " observed_at = $6::timestamptz, merge_job_id = $7, updated_at = now()"
     " WHERE tenant_id = " TENANT " AND id = $1 RETURNING " SNAP_COLS;
 
-#define SQL_MEMBERS_OF_SNAPSHOT                                                                    \
-    "m AS (SELECT c.first_position + u.ord - 1 AS pos, u.pid"                                      \
-    "        FROM realreach.snapshot_chunks c"                                                     \
-    "       CROSS JOIN LATERAL unnest(c.profile_ids) WITH ORDINALITY AS u (pid, ord)"              \
-    "       WHERE c.tenant_id = " TENANT " AND c.snapshot_id = $1 AND u.pid IS NOT NULL),"         \
-    " d AS (SELECT pid, min(pos) AS keep FROM m GROUP BY pid HAVING count(*) > 1),"                \
-    " x AS (SELECT m.pos, d.keep, m.pid FROM m JOIN d USING (pid) WHERE m.pos <> d.keep)"
-
-static const char SQL_PART_DUPS[] =
-    "WITH " SQL_MEMBERS_OF_SNAPSHOT " SELECT x.pos, x.keep, p.external_id, count(*) OVER () FROM x"
-    "   JOIN realreach.profiles p ON p.tenant_id = " TENANT " AND p.id = x.pid"
-    "  ORDER BY x.pos LIMIT 20";
-
-/* Frees the later slots of profiles listed twice (positions stay put). */
-static const char SQL_PART_DUPS_CLEAR[] =
-    "WITH " SQL_MEMBERS_OF_SNAPSHOT " UPDATE realreach.snapshot_chunks c SET profile_ids ="
-    "   (SELECT array_agg(CASE WHEN c.first_position + u.ord - 1 IN (SELECT pos FROM x) THEN NULL"
-    "                          ELSE u.pid END ORDER BY u.ord)"
-    "      FROM unnest(c.profile_ids) WITH ORDINALITY AS u (pid, ord))"
-    "  WHERE c.tenant_id = " TENANT " AND c.snapshot_id = $1"
-    "    AND EXISTS (SELECT 1 FROM x WHERE x.pos >= c.first_position"
-    "                   AND x.pos < c.first_position + " CHUNK ")";
-
 static const char SQL_COMPLETE[] =
-    "UPDATE realreach.follower_snapshots SET state = 'complete', completed_at = now(),"
+    "UPDATE realreach.follower_snapshots SET state = 'merging', merge_job_id = $3,"
     " updated_at = now(), duplicates = duplicates + $2, followers = followers - $2"
     " WHERE tenant_id = " TENANT " AND id = $1 RETURNING " SNAP_COLS;
 
 /* ------------------------------------------------------------- one part */
 
+typedef struct part_target {
+    rr_profile_row_t row;
+    int64_t tenant_id, snapshot_id, base; /* base: the part's first position */
+    int32_t part;
+} part_target_t;
+
 static bool follower_row(rr_bulk_t *b, const rr_source_t *src, int64_t row, void *ud)
 {
-    rr_profile_row_t *pr = ud;
+    part_target_t *t = ud;
+    rr_profile_row_t *pr = &t->row;
     const char *field = NULL, *why = NULL;
     if (!rr_profile_normalise(src, b->platform, pr, &field, &why))
         return rr_bulk_error(b, row, field ? field : "id", "%s", why ? why : "is invalid");
-    rr_copy_int(&b->copy, row);
+    rr_copy_int(&b->copy, t->tenant_id);
+    rr_copy_int(&b->copy, t->snapshot_id);
+    rr_copy_int4(&b->copy, t->part);
+    rr_copy_int(&b->copy, t->base + row - 1);
     rr_profile_copy(&b->copy, pr);
     rr_copy_row_end(&b->copy);
-    if (pr->external_id[0] == '@')
-        b->handle_keyed++;
     if (b->use_keys)
         rr_keyset_add(&b->keys, pr->external_id, pr->external_id_len);
-    if (pr->has_followed_at)
-        b->any_followed = true;
     if (pr->has_observed && (!b->any_observed || pr->observed_at > b->max_observed)) {
         b->any_observed = true;
         b->max_observed = pr->observed_at;
@@ -131,81 +134,40 @@ static bool follower_row(rr_bulk_t *b, const rr_source_t *src, int64_t row, void
     return true;
 }
 
-typedef struct part_result {
-    int64_t members, created, updated;
-} part_result_t;
-
-/* Streams the body into the staging table; RR_OK with b->... counts, or a
- * problem (422 when the request is refused). */
-static rr_rc_t stage_part(rr_bulk_t *b)
+/* Streams the body into the snapshot's intake as part `part` from position
+ * base on, and reports the rows naming a key the part named before. RR_OK
+ * with b's counts, or a problem (422 when the request is refused). */
+static rr_rc_t take_in_part(rr_bulk_t *b, int64_t snapshot_id, int part, int64_t base)
 {
-    rr_profile_row_t *row = malloc(sizeof *row);
-    if (!row)
+    part_target_t *t = calloc(1, sizeof *t);
+    if (!t)
         return RR_ERROR;
+    t->tenant_id = b->ctx->tenant_id;
+    t->snapshot_id = snapshot_id;
+    t->part = part;
+    t->base = base;
     b->use_keys = rr_keyset_init(&b->keys, b->ctx->body_left);
-    rr_rc_t rc =
-        rr_bulk_stream_flat(b, RR_STAGE_PROFILES_CREATE, RR_STAGE_PROFILES_COPY, follower_row, row);
-    free(row);
+    rr_rc_t rc = rr_bulk_stream_flat(b, NULL, SQL_INTAKE_COPY, follower_row, t);
+    free(t);
     if (rc != RR_OK)
         return rc;
-    return rr_bulk_refused(b) ? RR_INVALID : RR_OK;
-}
-
-/* Merges the staged profiles and appends them as members of the part. */
-static rr_rc_t store_part(rr_bulk_t *b, int64_t snapshot_id, int part, int64_t base,
-                          int64_t default_observed, part_result_t *out)
-{
-    memset(out, 0, sizeof *out);
-    if (b->valid == 0)
+    if (rr_bulk_refused(b))
+        return RR_INVALID;
+    /* the key filter saw every key: only the ones it saw twice can repeat */
+    if (b->valid == 0 || (b->use_keys && !b->keys.overflow && b->keys.ncand == 0))
         return RR_OK;
-    rr_rc_t rc;
-    long long t0 = rr_now_ms();
-    /* statistics only help the joins that link '@handle' rows */
-    if ((rc = rr_bulk_tune(b, b->handle_keyed ? "ANALYZE pg_temp.rr_stage_profiles" : NULL)) !=
-        RR_OK)
-        return rc;
-    long long t1 = rr_now_ms();
-    if ((rc = rr_profiles_link(b)) != RR_OK || (rc = rr_profiles_dups(b)) != RR_OK)
-        return rc;
-    long long t2 = rr_now_ms();
-    if ((rc = rr_profiles_upsert(b, default_observed, &out->created, &out->updated)) != RR_OK)
-        return rc;
-    long long t3 = rr_now_ms();
     rr_ctx_t *ctx = b->ctx;
-    const char *p[3] = {rr_i64(ctx, snapshot_id), rr_i64(ctx, part), rr_i64(ctx, base)};
-    PGresult *r = rr_db_query(ctx, b->any_followed ? SQL_MEMBERS_FOLLOWED : SQL_MEMBERS, 3, p);
-    if (!r)
-        return RR_DB_ERROR;
-    for (int i = 0; i < PQntuples(r); i++)
-        out->members += strtoll(PQgetvalue(r, i, 0), NULL, 10);
-    PQclear(r);
-    rr_log(RR_LOG_DEBUG,
-           "followers part: %lld rows, analyze %lld ms, link+dups %lld ms, upsert %lld ms, "
-           "members %lld ms",
-           (long long)b->valid, t1 - t0, t2 - t1, t3 - t2, rr_now_ms() - t3);
-    return RR_OK;
+    const char *p[4] = {rr_i64(ctx, snapshot_id), rr_i64(ctx, part),
+                        b->use_keys && !b->keys.overflow ? rr_keyset_candidates(&b->keys) : NULL,
+                        rr_i64(ctx, base)};
+    return rr_bulk_sql_dups(b, SQL_PART_DUPS, 4, p);
 }
 
-static json_t *part_answer(rr_bulk_t *b, PGresult *snap, const part_result_t *res)
+static json_t *part_answer(rr_bulk_t *b, PGresult *snap)
 {
-    json_t *body = rr_bulk_counts(b, res->members);
+    json_t *body = rr_bulk_counts(b, b->valid - b->duplicates);
     json_object_set_new(body, "snapshot", rr_row_json(snap, 0));
-    json_object_set_new(body, "profiles",
-                        json_pack("{s:I,s:I}", "created", (json_int_t)res->created, "updated",
-                                  (json_int_t)res->updated));
     return body;
-}
-
-static rr_rc_t emit_stored(rr_ctx_t *ctx, const rr_account_ref_t *acct, PGresult *snap)
-{
-    json_t *ev = json_pack(
-        "{s:I,s:I,s:I,s:s}", "account_id", (json_int_t)acct->id, "snapshot_id",
-        (json_int_t)strtoll(PQgetvalue(snap, 0, PQfnumber(snap, "id")), NULL, 10), "followers",
-        (json_int_t)strtoll(PQgetvalue(snap, 0, PQfnumber(snap, "followers")), NULL, 10),
-        "observed_at", PQgetvalue(snap, 0, PQfnumber(snap, "observed_at")));
-    rr_rc_t rc = rr_event_emit(ctx, "followers.stored", ev);
-    json_decref(ev);
-    return rc;
 }
 
 static void set_location(rr_ctx_t *ctx, const rr_account_ref_t *acct, const char *snapshot_id)
@@ -213,6 +175,19 @@ static void set_location(rr_ctx_t *ctx, const rr_account_ref_t *acct, const char
     char loc[96];
     snprintf(loc, sizeof loc, "/v1/accounts/%s/snapshots/%s", acct->id_text, snapshot_id);
     rr_header_set(ctx, "Location", loc);
+}
+
+/* Queues the snapshot's merge into the profile directory; its job id. */
+static rr_rc_t queue_merge(rr_ctx_t *ctx, const rr_account_ref_t *acct, int64_t snapshot_id,
+                           int64_t *job_id)
+{
+    json_t *payload = json_pack("{s:I,s:I}", "snapshot_id", (json_int_t)snapshot_id, "account_id",
+                                (json_int_t)acct->id);
+    if (!payload)
+        return RR_ERROR;
+    rr_rc_t rc = rr_job_enqueue(ctx, RR_SNAPSHOT_MERGE_KIND, payload, job_id);
+    json_decref(payload);
+    return rc;
 }
 
 /* ------------------------------------------------------------- one shot */
@@ -245,37 +220,36 @@ static rr_rc_t followers_post(rr_ctx_t *ctx, void *ud)
     }
     int64_t snapshot_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
     PQclear(r);
-    part_result_t res;
     long long ts = rr_now_ms();
-    rc = stage_part(&b);
-    rr_log(RR_LOG_DEBUG, "followers: streamed %lld rows in %lld ms", (long long)b.received,
+    rc = take_in_part(&b, snapshot_id, 1, 0);
+    rr_log(RR_LOG_DEBUG, "followers: took in %lld rows in %lld ms", (long long)b.received,
            rr_now_ms() - ts);
-    if (rc == RR_OK) {
-        /* without ?observed_at= the rows' own observation times say when
-         * the list was seen (the research CSV's `updated`), else now */
-        if (!given && b.any_observed)
-            observed = b.max_observed;
-        rc = store_part(&b, snapshot_id, 1, 0, observed, &res);
-    }
+    int64_t job_id = 0;
+    if (rc == RR_OK)
+        rc = queue_merge(ctx, &acct, snapshot_id, &job_id);
     if (rc != RR_OK) {
         rr_bulk_cleanup(&b);
         return rc;
     }
+    /* without ?observed_at= the rows' own observation times say when the
+     * list was seen (the research CSV's `updated`), else now */
+    if (!given && b.any_observed)
+        observed = b.max_observed;
     rr_time_format(observed, t);
-    const char *q[6] = {rr_i64(ctx, snapshot_id), rr_i64(ctx, b.received),
-                        rr_i64(ctx, b.rejected),  rr_i64(ctx, b.duplicates),
-                        rr_i64(ctx, res.members), t};
-    r = rr_db_query(ctx, SQL_ONE_SHOT_DONE, 6, q);
-    if (!r || emit_stored(ctx, &acct, r) != RR_OK) {
-        PQclear(r);
+    const char *q[7] = {rr_i64(ctx, snapshot_id),       rr_i64(ctx, b.received),
+                        rr_i64(ctx, b.rejected),        rr_i64(ctx, b.duplicates),
+                        rr_i64(ctx, b.valid - b.duplicates), t,
+                        rr_i64(ctx, job_id)};
+    r = rr_db_query(ctx, SQL_ONE_SHOT_DONE, 7, q);
+    if (!r) {
         rr_bulk_cleanup(&b);
-        return r ? RR_ERROR : RR_DB_ERROR;
+        return RR_DB_ERROR;
     }
-    json_t *body = part_answer(&b, r, &res);
+    json_t *body = part_answer(&b, r);
     PQclear(r);
     rr_bulk_cleanup(&b);
     set_location(ctx, &acct, q[0]);
-    return rr_respond_json(ctx, 201, body);
+    return rr_respond_json(ctx, 202, body);
 }
 
 /* ------------------------------------------------------------ lifecycle */
@@ -333,7 +307,7 @@ static rr_rc_t snapshots_list(rr_ctx_t *ctx, void *ud)
         return rc;
     if (rr_page_begin(ctx, &page) != RR_OK)
         return RR_INVALID;
-    static const char *const states[] = {"open", "complete", "expired", NULL};
+    static const char *const states[] = {"open", "merging", "complete", "expired", NULL};
     const char *state;
     if (rr_query_one_of(ctx, "state", states, &state) != RR_OK)
         return RR_INVALID;
@@ -446,23 +420,20 @@ static rr_rc_t parts_post(rr_ctx_t *ctx, void *ud)
     rr_bulk_t b;
     if ((rc = rr_bulk_init(&b, ctx, &acct)) != RR_OK)
         return rc;
-    part_result_t res;
-    rc = stage_part(&b);
-    if (rc == RR_OK)
-        rc = store_part(&b, sid, (int)part, s.next_position, s.observed_us, &res);
+    rc = take_in_part(&b, sid, (int)part, s.next_position);
     if (rc != RR_OK) {
         rr_bulk_cleanup(&b);
         return rc;
     }
     const char *q[6] = {rr_i64(ctx, sid),          rr_i64(ctx, part),
                         rr_i64(ctx, b.received),   rr_i64(ctx, b.rejected),
-                        rr_i64(ctx, b.duplicates), rr_i64(ctx, res.members)};
+                        rr_i64(ctx, b.duplicates), rr_i64(ctx, b.valid - b.duplicates)};
     PGresult *r = rr_db_query(ctx, SQL_PART_DONE, 6, q);
     if (!r) {
         rr_bulk_cleanup(&b);
         return RR_DB_ERROR;
     }
-    json_t *body = part_answer(&b, r, &res);
+    json_t *body = part_answer(&b, r);
     json_object_set_new(body, "part", json_integer(part));
     PQclear(r);
     rr_bulk_cleanup(&b);
@@ -482,12 +453,26 @@ static rr_rc_t complete_post(rr_ctx_t *ctx, void *ud)
     snap_lock_t s;
     if ((rc = lock_snapshot(ctx, &acct, sid, &s)) != RR_OK)
         return rc;
-    const char *p[2] = {rr_i64(ctx, sid), "0"};
+    const char *sid_text = rr_i64(ctx, sid);
+    if (strcmp(s.state, "open")) {
+        /* completed before: the snapshot as it is (merging or complete) */
+        const char *q[2] = {acct.id_text, sid_text};
+        PGresult *r = rr_db_query(ctx,
+                                  "SELECT " SNAP_COLS " FROM realreach.follower_snapshots"
+                                  " WHERE tenant_id = " TENANT " AND account_id = $1 AND id = $2",
+                                  2, q);
+        if (!r)
+            return RR_DB_ERROR;
+        json_t *body = json_pack("{s:o,s:I,s:[]}", "snapshot", rr_row_json(r, 0), "duplicates",
+                                 (json_int_t)0, "duplicate_positions");
+        PQclear(r);
+        return rr_respond_json(ctx, 200, body);
+    }
     json_t *dups = json_array();
     int64_t ndup = 0;
-    bool was_open = !strcmp(s.state, "open");
-    if (was_open && s.parts > 1) {
-        PGresult *r = rr_db_query(ctx, SQL_PART_DUPS, 1, p);
+    if (s.parts > 1) {
+        const char *p[1] = {sid_text};
+        PGresult *r = rr_db_query(ctx, SQL_CROSS_PART_DUPS, 1, p);
         if (!r) {
             json_decref(dups);
             return RR_DB_ERROR;
@@ -502,31 +487,22 @@ static rr_rc_t complete_post(rr_ctx_t *ctx, void *ud)
                                             "key", PQgetvalue(r, i, 2)));
         }
         PQclear(r);
-        if (ndup > 0 && rr_bulk_exec(ctx, SQL_PART_DUPS_CLEAR, 1, p) != RR_OK) {
-            json_decref(dups);
-            return RR_DB_ERROR;
-        }
     }
-    PGresult *r;
-    if (was_open) {
-        p[1] = rr_i64(ctx, ndup);
-        r = rr_db_query(ctx, SQL_COMPLETE, 2, p);
-    } else {
-        const char *q[2] = {acct.id_text, p[0]};
-        r = rr_db_query(ctx,
-                        "SELECT " SNAP_COLS " FROM realreach.follower_snapshots"
-                        " WHERE tenant_id = " TENANT " AND account_id = $1 AND id = $2",
-                        2, q);
-    }
-    if (!r || (was_open && emit_stored(ctx, &acct, r) != RR_OK)) {
+    int64_t job_id = 0;
+    if ((rc = queue_merge(ctx, &acct, sid, &job_id)) != RR_OK) {
         json_decref(dups);
-        PQclear(r);
-        return r ? RR_ERROR : RR_DB_ERROR;
+        return rc;
+    }
+    const char *p[3] = {sid_text, rr_i64(ctx, ndup), rr_i64(ctx, job_id)};
+    PGresult *r = rr_db_query(ctx, SQL_COMPLETE, 3, p);
+    if (!r) {
+        json_decref(dups);
+        return RR_DB_ERROR;
     }
     json_t *body = json_pack("{s:o,s:I,s:o}", "snapshot", rr_row_json(r, 0), "duplicates",
                              (json_int_t)ndup, "duplicate_positions", dups);
     PQclear(r);
-    return rr_respond_json(ctx, 200, body);
+    return rr_respond_json(ctx, 202, body);
 }
 
 /* ------------------------------------------------------------- members */
@@ -545,11 +521,13 @@ static const char SQL_MEMBERS_PAGE[] = "SELECT m.position, " RR_PROFILE_JSON_COL
          "  JOIN realreach.profiles p ON p.tenant_id = " TENANT " AND p.id = m.pid"
          " ORDER BY m.position LIMIT $3";
 
+/* Is a member (not a free slot) left after position $2? */
 static const char SQL_MEMBERS_MORE[] =
-    "SELECT EXISTS (SELECT 1 FROM realreach.snapshot_chunks"
-    " WHERE tenant_id = " TENANT " AND snapshot_id = $1 AND (first_position > $2"
-    "   OR (first_position > $2::bigint - " CHUNK
-    "       AND first_position + cardinality(profile_ids) - 1 > $2)))";
+    "SELECT EXISTS (SELECT 1 FROM realreach.snapshot_chunks c"
+    "  CROSS JOIN LATERAL unnest(c.profile_ids) WITH ORDINALITY AS u (pid, ord)"
+    " WHERE c.tenant_id = " TENANT " AND c.snapshot_id = $1"
+    "   AND c.first_position + cardinality(c.profile_ids) - 1 > $2"
+    "   AND u.pid IS NOT NULL AND c.first_position + u.ord - 1 > $2)";
 
 static rr_rc_t members_list(rr_ctx_t *ctx, void *ud)
 {
@@ -564,15 +542,24 @@ static rr_rc_t members_list(rr_ctx_t *ctx, void *ud)
         return RR_INVALID;
     const char *p[3] = {acct.id_text, rr_i64(ctx, sid), NULL};
     PGresult *r = rr_db_query(ctx,
-                              "SELECT 1 FROM realreach.follower_snapshots"
+                              "SELECT realreach.snapshot_state(state, expires_at)"
+                              "  FROM realreach.follower_snapshots"
                               " WHERE tenant_id = " TENANT " AND account_id = $1 AND id = $2",
                               2, p);
     if (!r)
         return RR_DB_ERROR;
     int n = PQntuples(r);
+    const char *state = n ? rr_arena_strdup(ctx->arena, PQgetvalue(r, 0, 0)) : "";
     PQclear(r);
     if (n == 0)
         return rr_problem(ctx, 404, "not-found", "snapshot_id", "no such snapshot");
+    /* members are listed with their profiles: known once the merge is done */
+    if (strcmp(state, "complete"))
+        return rr_problem(ctx, 409, "snapshot-incomplete", "snapshot_id",
+                          "snapshot %lld is %s: its followers are listed once it is complete%s",
+                          (long long)sid, state,
+                          strcmp(state, "merging") ? ""
+                                                   : " (its merge job is running; retry shortly)");
     /* the cursor holds the next position + 1 (a cursor is never 0) */
     int64_t from = page.after_id > 0 ? page.after_id - 1 : 0;
     const char *q[3] = {p[1], rr_i64(ctx, from), rr_i64(ctx, page.limit + 1)};
@@ -609,17 +596,17 @@ static rr_rc_t members_list(rr_ctx_t *ctx, void *ud)
     "{\"type\":\"object\",\"properties\":{\"id\":{\"type\":\"integer\"},"                          \
     "\"account_id\":{\"type\":\"integer\"},\"observed_at\":{\"type\":\"string\",\"format\":"       \
     "\"date-time\"},"                                                                              \
-    "\"state\":{\"enum\":[\"open\",\"complete\",\"expired\"]},\"parts\":{\"type\":\"integer\"},"   \
+    "\"state\":{\"enum\":[\"open\",\"merging\",\"complete\",\"expired\"]},\"parts\":{\"type\":\"integer\"},"   \
     "\"received\":{\"type\":\"integer\"},\"rejected\":{\"type\":\"integer\"},"                     \
     "\"duplicates\":{\"type\":\"integer\"},\"followers\":{\"type\":\"integer\"},"                  \
     "\"created_at\":{\"type\":\"string\",\"format\":\"date-time\"},"                               \
     "\"completed_at\":{\"type\":[\"string\",\"null\"],\"format\":\"date-time\"},"                  \
-    "\"expires_at\":{\"type\":[\"string\",\"null\"],\"format\":\"date-time\"}}}"
+    "\"expires_at\":{\"type\":[\"string\",\"null\"],\"format\":\"date-time\"},"              \
+    "\"merge_job_id\":{\"type\":[\"integer\",\"null\"],\"description\":\"the job merging the "  \
+    "followers into the profile directory (state merging until it is done)\"}}}"
 #define FOLLOWERS_ANSWER                                                                           \
     "{\"type\":\"object\",\"properties\":{" RR_INGEST_COUNTS_PROPS                                 \
-    ",\"snapshot\":" SNAPSHOT_SCHEMA ","                                                           \
-    "\"profiles\":{\"type\":\"object\",\"properties\":{\"created\":{\"type\":\"integer\"},"        \
-    "\"updated\":{\"type\":\"integer\"}}},\"part\":{\"type\":\"integer\"}}}"
+    ",\"snapshot\":" SNAPSHOT_SCHEMA ",\"part\":{\"type\":\"integer\"}}}"
 #define PROFILE_LIST_BODY                                                                          \
     "{\"type\":\"array\",\"description\":\"Follower profiles in the platform's order: a JSON "     \
     "array or API answer (X v1.1 users, X v2 users, X archive follower.js, Instagram profiles or " \
@@ -637,7 +624,8 @@ void rr_routes_followers_register(void)
     static const rr_route_def_t defs[] = {
         {sizeof(rr_route_def_t), "POST", "/v1/accounts/{account_id}/followers", RR_SCOPE_WRITE,
          followers_post, NULL,
-         "Store a complete follower list as a snapshot (?observed_at=, ?on_error=skip, ?format=)",
+         "Take in a complete follower list as a snapshot (?observed_at=, ?on_error=skip, ?format=); "
+         "202: the snapshot is merging until its merge job is done",
          PROFILE_LIST_BODY, FOLLOWERS_ANSWER, RR_ROUTE_STREAM_BODY | RR_ROUTE_IDEMPOTENT},
         {sizeof(rr_route_def_t), "POST", "/v1/accounts/{account_id}/snapshots", RR_SCOPE_WRITE,
          snapshots_open, NULL, "Open a follower snapshot to be sent in parts",
@@ -655,7 +643,7 @@ void rr_routes_followers_register(void)
          FOLLOWERS_ANSWER, RR_ROUTE_STREAM_BODY | RR_ROUTE_IDEMPOTENT},
         {sizeof(rr_route_def_t), "POST",
          "/v1/accounts/{account_id}/snapshots/{snapshot_id}/complete", RR_SCOPE_WRITE,
-         complete_post, NULL, "Complete a snapshot sent in parts: analyses see it from now on",
+         complete_post, NULL, "Complete a snapshot sent in parts: 202, merging; analyses see it once merged",
          NULL, "{\"type\":\"object\",\"properties\":{\"snapshot\":" SNAPSHOT_SCHEMA "}}", 0},
         {sizeof(rr_route_def_t), "GET",
          "/v1/accounts/{account_id}/snapshots/{snapshot_id}/followers", RR_SCOPE_READ, members_list,
@@ -664,4 +652,5 @@ void rr_routes_followers_register(void)
     };
     for (size_t i = 0; i < sizeof defs / sizeof *defs; i++)
         rr_router_add(&defs[i], "core");
+    rr_snapshot_merge_register();
 }

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* The internal kind whose payload is {"event","payload"}: it runs every hook
  * registered for the event. */
@@ -24,6 +25,10 @@
 
 #define RR_JOB_LEASE_SECONDS "600"
 #define RR_JOB_IDLE_WAIT_MS 1000 /* due retries are picked up within this */
+/* A failed attempt that cannot be recorded (the database is away) is tried
+ * again this often, this many times (a minute), before the lease decides. */
+#define RR_JOB_RECORD_PAUSE_MS 500
+#define RR_JOB_RECORD_TRIES 120
 #define RR_DB_BACKOFF_MIN_MS 250
 #define RR_DB_BACKOFF_MAX_MS 5000
 #define RR_JOB_ERROR_MAX 500 /* bytes of error text kept on the job */
@@ -407,6 +412,15 @@ static void run_claimed(rr_db_t *db, rr_arena_t *arena, int slot, const rr_claim
         const char *error = lease_lost ? NULL : failure_text(&ctx, rc, why);
         rr_tx_end(&ctx, false);
         const char *state = lease_lost ? NULL : finish_failed(&ctx, job, error, rc == RR_INVALID);
+        /* The database went away mid-job: keep trying to record the attempt
+         * (a runner can do nothing else meanwhile). Left unrecorded, the job
+         * would wait out its whole lease before anyone retried it. */
+        for (int tries = 0; !lease_lost && !state && tries < RR_JOB_RECORD_TRIES &&
+                            !rr_shutdown_requested;
+             tries++) {
+            usleep(RR_JOB_RECORD_PAUSE_MS * 1000);
+            state = finish_failed(&ctx, job, error, rc == RR_INVALID);
+        }
         if (lease_lost)
             outcome = "lease-lost"; /* another runner owns the job now */
         else if (!state)

@@ -168,12 +168,14 @@ rr_rc_t aud_audits_post(rr_ctx_t *ctx, void *ud)
     snprintf(acc, sizeof acc, "%lld", (long long)account_id);
     snprintf(snap, sizeof snap, "%lld", (long long)snapshot);
     const char *params[] = {acc, snapshot ? snap : NULL};
-    /* the named snapshot, or the latest complete one */
+    /* the named snapshot, or the latest whole one (complete, or still
+     * merging: then the audit must wait for it, not take an older one) */
     PGresult *res = aud_host->db_query(
         ctx,
         "SELECT id, state, followers FROM realreach.follower_snapshots"
         " WHERE tenant_id = realreach.current_tenant() AND account_id = $1::bigint"
-        "   AND CASE WHEN $2::bigint IS NULL THEN state = 'complete' ELSE id = $2::bigint END"
+        "   AND CASE WHEN $2::bigint IS NULL THEN state IN ('complete', 'merging')"
+        "            ELSE id = $2::bigint END"
         " ORDER BY observed_at DESC, id DESC LIMIT 1",
         2, params);
     if (!res)
@@ -189,8 +191,16 @@ rr_rc_t aud_audits_post(rr_ctx_t *ctx, void *ud)
                                  (long long)account_id, (long long)account_id);
     }
     bool complete = !strcmp(PQgetvalue(res, 0, 1), "complete");
+    bool merging = !strcmp(PQgetvalue(res, 0, 1), "merging");
     int64_t snapshot_id = aud_int(res, 0, 0);
     PQclear(res);
+    if (merging) {
+        aud_host->header_set(ctx, "Retry-After", "5");
+        return aud_host->problem(ctx, 409, "snapshot-merging", "snapshot_id",
+                                 "snapshot %lld is being merged into the profile directory; "
+                                 "audit it once its state is complete (retry shortly)",
+                                 (long long)snapshot_id);
+    }
     if (!complete)
         return aud_host->problem(ctx, 409, "snapshot-incomplete", "snapshot_id",
                                  "snapshot %lld is not complete: only complete snapshots are "

@@ -160,6 +160,23 @@ static void test_post_audit_of_a_named_snapshot(void **state)
     mock_ctx_free(ctx);
 }
 
+static void test_post_audit_waits_for_a_merging_snapshot(void **state)
+{
+    (void)state;
+    /* the latest whole snapshot is still merging: 409 with Retry-After,
+     * rather than an audit of the snapshot before it */
+    rr_ctx_t *ctx = ctx_for(RR_SCOPE_WRITE, 0);
+    script_account(ctx);
+    mock_db_rows(ctx, "id:int8,state,followers:int8", 1, "43", "merging", "10");
+    assert_int_equal(mock_request(ctx, "POST", "/v1/accounts/7/audits"), RR_INVALID);
+    assert_int_equal(mock_status(ctx), 409);
+    assert_string_equal(mock_problem_kind(ctx), "snapshot-merging");
+    assert_string_equal(mock_header(ctx, "Retry-After"), "5");
+    assert_int_equal(mock_jobs_count(ctx), 0);
+    assert_null(mock_verify(ctx));
+    mock_ctx_free(ctx);
+}
+
 static void test_post_audit_bad_input(void **state)
 {
     (void)state;
@@ -643,6 +660,7 @@ int main(void)
         cmocka_unit_test(test_registers_routes_job_hooks_and_migration),
         cmocka_unit_test(test_post_audit_starts_a_job),
         cmocka_unit_test(test_post_audit_of_a_named_snapshot),
+        cmocka_unit_test(test_post_audit_waits_for_a_merging_snapshot),
         cmocka_unit_test(test_post_audit_bad_input),
         cmocka_unit_test(test_accounts_are_checked_first),
         cmocka_unit_test(test_audit_summary),

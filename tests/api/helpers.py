@@ -355,3 +355,27 @@ def metric_value(name, **labels):
         if n == name and all(lab.get(k) == str(val) for k, val in labels.items()):
             total = (total or 0) + v
     return total
+
+
+def merged_snapshot(client, answer, timeout=60):
+    """The snapshot of a follower list taken in (a 202 answer of POST
+    .../followers or .../complete, as a dict), polled until its merge job has
+    completed it. Fails if the job failed. Returns (snapshot, job result)."""
+    snap = answer["snapshot"]
+    path = "/v1/accounts/%d/snapshots/%d" % (snap["account_id"], snap["id"])
+
+    def done():
+        # the job first: a snapshot read after it is done must be complete
+        job = client.get("/v1/jobs/%d" % snap["merge_job_id"]).json()
+        assert job["state"] in ("queued", "running", "done"), "merge job %r" % job
+        s = client.get(path)
+        assert s.status_code == 200, s.text
+        s = s.json()
+        if job["state"] == "done":
+            assert s["state"] == "complete", "merge job done, snapshot %r" % s
+        return s if s["state"] == "complete" else None
+
+    final = wait_for(done, timeout, interval=0.02, what="snapshot %d merged" % snap["id"])
+    job = client.get("/v1/jobs/%d" % final["merge_job_id"])
+    assert job.status_code == 200 and job.json()["state"] == "done", job.text
+    return final, job.json()["result"]

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from helpers import Client, create_key, create_tenant
+from helpers import Client, create_key, create_tenant, merged_snapshot
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURES = os.path.join(HERE, "..", "fixtures", "ingest")
@@ -70,6 +70,15 @@ class IngestTenant:
 
     def followers(self, account, body, kind="json", **kw):
         return self.post(account, "followers", body, kind, **kw)
+
+    def merged(self, r, status=202):
+        """The answer r (a list taken in: 202) once its merge is done: the
+        answer's fields, its "snapshot" as it reads then (complete), and the
+        merge job's result under "merge" (profiles created and updated)."""
+        assert r.status_code == status, "%d %s" % (r.status_code, r.text[:800])
+        body = r.json()
+        body["snapshot"], body["merge"] = merged_snapshot(self.c, body)
+        return body
 
     def members(self, account, snapshot_id):
         return self.c.list_all("/v1/accounts/%d/snapshots/%d/followers" % (account, snapshot_id))

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from helpers import assert_problem, connect, env, wait_for
+from helpers import assert_problem, connect, env, merged_snapshot, wait_for
 
 DATA = os.environ.get("RR_AUDIENCE_DATA") or os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "shared", "data", "cresci-2015")
@@ -229,10 +229,11 @@ def labelled(tenant_a, db):
     body = out.getvalue().encode("utf-8")
     r = tenant_a.write.post("/v1/accounts/%d/followers" % tenant_a.account_id, data=body,
                             headers={"Content-Type": "text/csv"})
-    assert r.status_code == 201, r.text[:500]
+    assert r.status_code == 202, r.text[:500]
     answer = r.json()
     assert answer["accepted"] == len(profiles) and answer["rejected"] == 0, answer
     sid = answer["snapshot"]["id"]
+    merged_snapshot(tenant_a.read, answer, timeout=120)
     with db.cursor() as cur:
         cur.execute("SELECT external_id, id FROM realreach.profiles WHERE tenant_id = %s"
                     " AND external_id = ANY(%s)",

@@ -161,7 +161,7 @@ def test_post_duplicates_in_one_request(it):
 def test_engagements_json_and_csv(it, admin_db):
     a = it.account("x")
     ok(it.post(a, "posts", fixture_bytes("posts_x_v2.json")))
-    ok(it.followers(a, fixture_bytes("x_v1_followers_list.json")))
+    it.merged(it.followers(a, fixture_bytes("x_v1_followers_list.json")))
     body = ok(it.post(a, "engagements", fixture_bytes("engagements.json")))
     assert (body["received"], body["accepted"]) == (4, 4), body
     assert body["engagements"]["created"] == 4
@@ -262,7 +262,7 @@ def ingest_routes(account, snapshot, post):
 def other():
     """Another tenant with a snapshot, a post and data under its account."""
     b = IngestTenant()
-    sid = ok(b.followers(b.x, [{"id": "secret-follower", "screen_name": "b_secret"}]))["snapshot"]["id"]
+    sid = b.merged(b.followers(b.x, [{"id": "secret-follower", "screen_name": "b_secret"}]))["snapshot"]["id"]
     ok(b.post(b.x, "posts", [{"id": "b-post", "created_at": "2025-01-01T00:00:00Z", "text": "b secret"}]))
     pid = b.c.list_all("/v1/accounts/%d/posts" % b.x)[0]["id"]
     return b, sid, pid

@@ -30,13 +30,13 @@ def utc(s):
 
 def test_x_v1_followers_list_envelope(it, admin_db):
     a = it.account("x")
-    body = ok(it.followers(a, fixture_bytes("x_v1_followers_list.json"),
+    body = it.merged(it.followers(a, fixture_bytes("x_v1_followers_list.json"),
                            params={"observed_at": "2025-02-01T00:00:00Z"}))
     assert (body["received"], body["accepted"], body["rejected"], body["duplicates"]) == (3, 3, 0, 0)
     snap = body["snapshot"]
     assert snap["state"] == "complete" and snap["followers"] == 3 and snap["parts"] == 1
     assert snap["observed_at"] == "2025-02-01T00:00:00.000Z"
-    assert body["profiles"] == {"created": 3, "updated": 0}
+    assert body["merge"]["profiles"] == {"created": 3, "updated": 0}
     # the platform's order is kept
     assert snapshot_member_ids(admin_db, it.id, snap["id"]) == [
         "1234567890123456789", "783214", "1500000000000000099"]
@@ -61,7 +61,7 @@ def test_x_v1_followers_list_envelope(it, admin_db):
 
 def test_x_v1_users_lookup_bare_array(it, admin_db):
     a = it.account("x")
-    ok(it.followers(a, fixture_bytes("x_v1_users_lookup.json")))
+    it.merged(it.followers(a, fixture_bytes("x_v1_users_lookup.json")))
     p = profile_rows(admin_db, it.id, "x")
     assert p["6253283"]["default_avatar"] is True and p["6253283"]["following_count"] == 4999
     assert p["6253282"]["location"] == "SF"
@@ -71,7 +71,7 @@ def test_x_v1_users_lookup_bare_array(it, admin_db):
                                        ("x_v2_followers.ndjson", "ndjson")])
 def test_x_v2_users(it, admin_db, name, kind):
     a = it.account("x")
-    body = ok(it.followers(a, fixture_bytes(name), kind))
+    body = it.merged(it.followers(a, fixture_bytes(name), kind))
     assert body["received"] == 3 and body["accepted"] == 3
     p = profile_rows(admin_db, it.id, "x")
     ana = p["1500000000000000001"]
@@ -90,9 +90,9 @@ def test_x_v2_users(it, admin_db, name, kind):
 
 def test_x_archive_follower_js_links_known_and_creates_bare(it, admin_db):
     a = it.account("x")
-    ok(it.followers(a, fixture_bytes("x_v2_followers.json")))
+    it.merged(it.followers(a, fixture_bytes("x_v2_followers.json")))
     before = profile_rows(admin_db, it.id, "x")["2244994945"]
-    body = ok(it.followers(a, fixture_bytes("x_archive_follower.js"), "js"))
+    body = it.merged(it.followers(a, fixture_bytes("x_archive_follower.js"), "js"))
     assert body["accepted"] == 3
     after = profile_rows(admin_db, it.id, "x")
     known = after["2244994945"]
@@ -108,7 +108,7 @@ def test_x_archive_follower_js_links_known_and_creates_bare(it, admin_db):
 
 def test_instagram_profiles_then_export_links_by_handle(it, admin_db):
     a = it.account("instagram")
-    ok(it.followers(a, fixture_bytes("instagram_profiles.json")))
+    it.merged(it.followers(a, fixture_bytes("instagram_profiles.json")))
     p = profile_rows(admin_db, it.id, "instagram")
     ana, ghost = p["17841400000000001"], p["17841400000000002"]
     assert (ana["handle"], ana["name"], ana["bio"], ana["url"]) == (
@@ -118,7 +118,7 @@ def test_instagram_profiles_then_export_links_by_handle(it, admin_db):
     assert ghost["default_avatar"] is True and ghost["protected"] is True
     assert ghost["url"] == "" and ghost["likes_count"] is None
     # the export names usernames only: ana.r links to the profile known by id
-    body = ok(it.followers(a, fixture_bytes("instagram_followers_1.json")))
+    body = it.merged(it.followers(a, fixture_bytes("instagram_followers_1.json")))
     assert body["accepted"] == 3
     members = snapshot_member_ids(admin_db, it.id, body["snapshot"]["id"])
     assert members == ["17841400000000001", "@cafe_demo", "@mixed.case_99"]
@@ -134,12 +134,12 @@ def test_instagram_profiles_then_export_links_by_handle(it, admin_db):
 
 def test_instagram_placeholder_moves_to_the_real_id(it, admin_db):
     a = it.account("instagram")
-    ok(it.followers(a, fixture_bytes("instagram_following.json")))
+    it.merged(it.followers(a, fixture_bytes("instagram_following.json")))
     p = profile_rows(admin_db, it.id, "instagram", "external_id LIKE '@only%%'")
     assert list(p) == ["@only.href"]  # the username from the href (_u/ and ?hl= dropped)
     placeholder_id = p["@only.href"]["id"]
     graph = {"data": [{"id": "17841499999999999", "username": "only.href", "followers_count": 9}]}
-    ok(it.followers(a, graph))
+    it.merged(it.followers(a, graph))
     p = profile_rows(admin_db, it.id, "instagram", "handle = 'only.href'")
     assert list(p) == ["17841499999999999"]
     assert p["17841499999999999"]["id"] == placeholder_id  # same row: old snapshots keep it
@@ -147,14 +147,14 @@ def test_instagram_placeholder_moves_to_the_real_id(it, admin_db):
 
 
 def test_instagram_graph_and_tiktok_envelopes(it, admin_db):
-    ok(it.followers(it.account("instagram"), fixture_bytes("instagram_graph_users.json")))
+    it.merged(it.followers(it.account("instagram"), fixture_bytes("instagram_graph_users.json")))
     cafe = profile_rows(admin_db, it.id, "instagram")["17841405309211844"]
     assert (cafe["followers_count"], cafe["following_count"], cafe["posts_count"]) == (2677, 310, 120)
     assert cafe["url"] == "https://cafe.example"
     t = it.account("tiktok")
-    body = ok(it.followers(t, fixture_bytes("tiktok_research_followers.json")))
+    body = it.merged(it.followers(t, fixture_bytes("tiktok_research_followers.json")))
     assert body["accepted"] == 2
-    ok(it.followers(t, fixture_bytes("tiktok_users.ndjson"), "ndjson"))
+    it.merged(it.followers(t, fixture_bytes("tiktok_users.ndjson"), "ndjson"))
     tt = profile_rows(admin_db, it.id, "tiktok")
     assert tt["@bo.tt"]["name"] == "Bo" and tt["@bo.tt"]["followers_count"] is None
     assert "@ana_tt" not in tt  # the placeholder moved to the id the user object gave
@@ -164,7 +164,7 @@ def test_instagram_graph_and_tiktok_envelopes(it, admin_db):
 
 def test_csv_quotes_newlines_and_null_versus_zero(it, admin_db):
     a = it.account("x")
-    body = ok(it.followers(a, fixture_bytes("profiles.csv"), "csv"))
+    body = it.merged(it.followers(a, fixture_bytes("profiles.csv"), "csv"))
     assert body["received"] == 3 and body["accepted"] == 3, body
     p = profile_rows(admin_db, it.id, "x", "external_id IN ('101', '102', '103')")
     one, two, three = p["101"], p["102"], p["103"]
@@ -185,7 +185,7 @@ def test_null_versus_zero_in_json(it, admin_db):
     rows = [{"id": "n-1", "followers_count": 0, "friends_count": 0, "statuses_count": 0},
             {"id": "n-2", "followers_count": None},
             {"id": "n-3", "screen_name": "only_handle"}]
-    ok(it.followers(a, "\n".join(json.dumps(r) for r in rows), "ndjson"))
+    it.merged(it.followers(a, "\n".join(json.dumps(r) for r in rows), "ndjson"))
     p = profile_rows(admin_db, it.id, "x", "external_id LIKE 'n-%%'")
     assert (p["n-1"]["followers_count"], p["n-1"]["following_count"], p["n-1"]["posts_count"]) == (0, 0, 0)
     assert p["n-2"]["followers_count"] is None
@@ -198,18 +198,18 @@ def test_null_versus_zero_in_json(it, admin_db):
 
 def test_id_list_text_plain(it, admin_db):
     a = it.account("x")
-    body = ok(it.followers(a, fixture_bytes("ids.txt"), "ids"))
+    body = it.merged(it.followers(a, fixture_bytes("ids.txt"), "ids"))
     assert body["received"] == 3 and body["accepted"] == 3  # header, comment, blank skipped
     assert snapshot_member_ids(admin_db, it.id, body["snapshot"]["id"]) == [
         "12345", "67890", "@somehandle"]
     # the same list as a JSON array of ids (X's followers/ids answer)
-    body = ok(it.followers(a, {"ids": [12345, "67890"], "next_cursor": 0}))
+    body = it.merged(it.followers(a, {"ids": [12345, "67890"], "next_cursor": 0}))
     assert body["accepted"] == 2
 
 
 def test_format_parameter_overrides_content_type(it):
     a = it.account("x")
-    body = ok(it.followers(a, b"1\n2\n", "application/octet-stream", params={"format": "ids"}))
+    body = it.merged(it.followers(a, b"1\n2\n", "application/octet-stream", params={"format": "ids"}))
     assert body["accepted"] == 2
 
 
@@ -233,7 +233,7 @@ def test_cresci_2015_files_ingest_as_they_are(it, admin_db, name, rows):
     a = it.account("x")
     with open(cresci_path(name), "rb") as f:
         data = f.read()
-    body = ok(it.followers(a, data, "csv", timeout=120))
+    body = it.merged(it.followers(a, data, "csv", timeout=120))
     assert (body["received"], body["accepted"], body["rejected"]) == (rows, rows, 0), body["errors"]
     # `updated` is the observation time, of the profiles and of the snapshot
     assert body["snapshot"]["observed_at"].startswith("2015-02-1")
@@ -294,7 +294,7 @@ def test_all_or_nothing_refuses_and_writes_nothing(it, admin_db):
 
 def test_skip_mode_stores_the_valid_rows(it, admin_db):
     a = it.account("x")
-    body = ok(it.followers(a, bad_body(), "ndjson", params={"on_error": "skip"}))
+    body = it.merged(it.followers(a, bad_body(), "ndjson", params={"on_error": "skip"}))
     assert (body["received"], body["accepted"], body["rejected"]) == (7, 2, 5)
     assert [e["row"] for e in body["errors"]] == [2, 3, 4, 5, 6]
     assert snapshot_member_ids(admin_db, it.id, body["snapshot"]["id"]) == ["e-1", "e-7"]
@@ -311,7 +311,7 @@ def test_duplicates_are_reported_and_stored_once(it, admin_db):
     a = it.account("x")
     rows = [{"id": "d-1", "followers_count": 1}, {"id": "d-2"}, {"id": "d-1", "followers_count": 99},
             {"id": "d-3"}, {"id": "d-2"}]
-    body = ok(it.followers(a, rows))
+    body = it.merged(it.followers(a, rows))
     assert (body["received"], body["accepted"], body["duplicates"]) == (5, 3, 2)
     assert body["duplicate_rows"] == [{"row": 3, "first_row": 1, "key": "d-1"},
                                       {"row": 5, "first_row": 2, "key": "d-2"}]
@@ -328,7 +328,7 @@ def test_malformed_document_is_a_400_and_writes_nothing(it, admin_db):
 
 
 def test_empty_list_is_an_empty_snapshot(it):
-    body = ok(it.followers(it.account("x"), b"[]"))
+    body = it.merged(it.followers(it.account("x"), b"[]"))
     assert body["received"] == 0 and body["snapshot"]["followers"] == 0
 
 
@@ -336,14 +336,14 @@ def test_empty_list_is_an_empty_snapshot(it):
 
 def test_newer_observation_wins_and_null_keeps_old_values(it, admin_db):
     a = it.account("x")
-    ok(it.followers(a, [{"id": "o-1", "screen_name": "old", "followers_count": 10, "description": "bio"}],
+    it.merged(it.followers(a, [{"id": "o-1", "screen_name": "old", "followers_count": 10, "description": "bio"}],
                     params={"observed_at": "2025-01-01T00:00:00Z"}))
-    ok(it.followers(a, [{"id": "o-1", "screen_name": "new", "followers_count": 20}],
+    it.merged(it.followers(a, [{"id": "o-1", "screen_name": "new", "followers_count": 20}],
                     params={"observed_at": "2025-02-01T00:00:00Z"}))
     p = profile_rows(admin_db, it.id, "x")["o-1"]
     assert (p["handle"], p["followers_count"], p["bio"]) == ("new", 20, "bio")
     # an older observation only fills what is unknown
-    ok(it.followers(a, [{"id": "o-1", "screen_name": "older", "followers_count": 5, "location": "Oslo"}],
+    it.merged(it.followers(a, [{"id": "o-1", "screen_name": "older", "followers_count": 5, "location": "Oslo"}],
                     params={"observed_at": "2024-06-01T00:00:00Z"}))
     p = profile_rows(admin_db, it.id, "x")["o-1"]
     assert (p["handle"], p["followers_count"], p["location"]) == ("new", 20, "Oslo")
@@ -357,9 +357,9 @@ def test_retry_with_the_same_idempotency_key_stores_once(it, admin_db):
     key = "followers-" + uuid.uuid4().hex
     body = fixture_bytes("x_v2_followers.ndjson")
     r1 = it.followers(a, body, "ndjson", headers={"Idempotency-Key": key})
-    first = ok(r1)
+    first = ok(r1, 202)
     r2 = it.followers(a, body, "ndjson", headers={"Idempotency-Key": key})
-    assert r2.status_code == 201 and r2.headers.get("Idempotent-Replayed") == "true"
+    assert r2.status_code == 202 and r2.headers.get("Idempotent-Replayed") == "true"
     assert r2.json() == first and r2.headers.get("Location") == r1.headers.get("Location")
     assert count(admin_db, "SELECT count(*) FROM realreach.follower_snapshots WHERE tenant_id = %s"
                            " AND account_id = %s", it.id, a) == 1
@@ -398,8 +398,11 @@ def test_snapshot_in_parts(it, admin_db, app_db):
         cur.execute("SELECT count(*) FROM realreach.snapshot_followers WHERE snapshot_id = %s", (sid,))
         assert cur.fetchone()[0] == 0
     app_db.rollback()
-    done = ok(it.c.post("/v1/accounts/%d/snapshots/%d/complete" % (a, sid)), 200)
+    r = it.c.post("/v1/accounts/%d/snapshots/%d/complete" % (a, sid))
+    assert r.status_code == 202 and r.json()["snapshot"]["state"] == "merging", r.text
+    done = it.merged(r)
     assert done["snapshot"]["state"] == "complete" and done["snapshot"]["followers"] == 8
+    assert done["merge"]["profiles"] == {"created": 8, "updated": 0}
     assert done["duplicates"] == 1 and done["duplicate_positions"][0]["key"] == "p-2"
     assert done["snapshot"]["observed_at"] == "2025-03-01T00:00:00.000Z"
     with app_db.cursor() as cur:
@@ -436,6 +439,9 @@ def test_abandoned_snapshot_expires(it, admin_db):
     ok(it.c.post("/v1/accounts/%d/snapshots" % a))
     assert it.c.get("/v1/accounts/%d/snapshots/%d" % (a, sid)).status_code == 404
     assert count(admin_db, "SELECT count(*) FROM realreach.snapshot_chunks WHERE tenant_id = %s"
+                           " AND snapshot_id = %s", it.id, sid) == 0
+    # and the rows it had taken in
+    assert count(admin_db, "SELECT count(*) FROM realreach.snapshot_intake WHERE tenant_id = %s"
                            " AND snapshot_id = %s", it.id, sid) == 0
 
 
@@ -496,13 +502,13 @@ def test_body_far_larger_than_memory_limits_streams_without_growth(it, admin_db)
     rows, pad = 1600, 100 * 1024  # 160 MiB: 2.5 x REALREACH_MAX_BODY, 160 x the record limit
     a = it.account("x")
     # warm every worker's allocator with a small ingest first
-    ok(it.followers(a, b'{"id":"warm"}\n', "ndjson"))
+    it.merged(it.followers(a, b'{"id":"warm"}\n', "ndjson"))
     before = worker_peak_kib()
     t0 = time.monotonic()
     body = BigBody(rows, pad)
     r = it.c.post("/v1/accounts/%d/followers" % a, data=body,
                   headers={"Content-Type": "application/x-ndjson"}, timeout=600)
-    answer = ok(r)
+    answer = it.merged(r)
     assert answer["accepted"] == rows, answer
     after = worker_peak_kib()
     growth_mib = (after - before) / 1024
@@ -515,7 +521,7 @@ def test_body_far_larger_than_memory_limits_streams_without_growth(it, admin_db)
 def test_record_longer_than_the_limit_is_one_bad_row(it):
     rows = [json.dumps({"id": "ok-1"}), json.dumps({"id": "huge", "padding": "y" * (2 << 20)}),
             json.dumps({"id": "ok-2"})]
-    body = ok(it.followers(it.account("x"), "\n".join(rows), "ndjson", params={"on_error": "skip"}))
+    body = it.merged(it.followers(it.account("x"), "\n".join(rows), "ndjson", params={"on_error": "skip"}))
     assert (body["accepted"], body["rejected"]) == (2, 1)
     assert body["errors"][0]["row"] == 2 and "longer" in body["errors"][0]["reason"]
 
@@ -525,7 +531,7 @@ def test_record_longer_than_the_limit_is_one_bad_row(it):
 def test_followers_stored_hook_runs_after_commit(it):
     a = it.account("x")
     off = log_size()
-    sid = ok(it.followers(a, [{"id": "h-1"}, {"id": "h-2"}]))["snapshot"]["id"]
+    sid = it.merged(it.followers(a, [{"id": "h-1"}, {"id": "h-2"}]))["snapshot"]["id"]
     assert_problem(it.followers(a, [{"id": "h-3", "followers_count": -1}]), 422)
 
     def hooked():
@@ -554,7 +560,7 @@ def test_follow_times_stored_only_where_given(it, admin_db):
             return [r[0] for r in cur.fetchall()]
 
     a = it.account()
-    none = ok(it.followers(a, [{"id": "91000001", "username": "nf_one"},
+    none = it.merged(it.followers(a, [{"id": "91000001", "username": "nf_one"},
                                {"id": "91000002", "username": "nf_two"}]))
     assert follow_times(none["snapshot"]["id"]) == [None, None]
     with admin_db.cursor() as cur:
@@ -562,7 +568,7 @@ def test_follow_times_stored_only_where_given(it, admin_db):
                     " WHERE tenant_id = %s AND snapshot_id = %s", (it.id, none["snapshot"]["id"]))
         assert [r[0] for r in cur.fetchall()] == [True]  # no array of NULLs either
 
-    mixed = ok(it.followers(a, [
+    mixed = it.merged(it.followers(a, [
         {"id": "91000001", "username": "nf_one", "followed_at": "2026-11-01T10:00:00Z"},
         {"id": "91000002", "username": "nf_two"},
         {"id": "91000003", "username": "nf_three", "follow_time": 1764000000}]))
@@ -583,3 +589,54 @@ def test_membership_arrays_use_lz4(admin_db):
                     " WHERE attrelid = 'realreach.snapshot_chunks'::regclass"
                     " AND attname IN ('profile_ids', 'followed_at') ORDER BY attname")
         assert cur.fetchall() == [("followed_at", "l"), ("profile_ids", "l")]
+
+
+# ------------------------------------------------- taken in, then merged
+
+def test_list_is_taken_in_then_merged_by_a_job(it, admin_db):
+    """POST answers 202 once every row is stored in the snapshot's intake;
+    the merge job then upserts the profiles, stores the membership, completes
+    the snapshot and empties the intake."""
+    a = it.account("x")
+    r = it.followers(a, [{"id": "tm-1", "screen_name": "tm_one"}, {"id": "tm-2"}, {"id": "tm-1"}])
+    assert r.status_code == 202, r.text
+    taken = r.json()
+    snap = taken["snapshot"]
+    assert r.headers["Location"] == "/v1/accounts/%d/snapshots/%d" % (a, snap["id"])
+    assert snap["state"] == "merging" and snap["completed_at"] is None
+    assert (taken["accepted"], taken["duplicates"], snap["followers"]) == (2, 1, 2)
+    assert taken["duplicate_rows"] == [{"row": 3, "first_row": 1, "key": "tm-1"}]
+    job = it.c.get("/v1/jobs/%d" % snap["merge_job_id"]).json()
+    assert job["kind"] == "followers.merge"
+    merged = it.merged(r)
+    final, result = merged["snapshot"], merged["merge"]
+    assert final["state"] == "complete" and final["completed_at"] and final["followers"] == 2
+    assert final["duplicates"] == 1
+    assert result["profiles"] == {"created": 2, "updated": 0} and result["followers"] == 2
+    assert snapshot_member_ids(admin_db, it.id, snap["id"]) == ["tm-1", "tm-2"]
+    assert count(admin_db, "SELECT count(*) FROM realreach.snapshot_intake WHERE tenant_id = %s"
+                           " AND snapshot_id = %s", it.id, snap["id"]) == 0
+    merging = it.c.get("/v1/accounts/%d/snapshots" % a, params={"state": "merging"}).json()
+    assert merging["items"] == []
+
+
+def test_members_keep_their_list_positions_around_skipped_rows(it):
+    """Rows refused with on_error=skip and duplicates leave their positions
+    free: every member keeps the position it had in the list as sent."""
+    a = it.account("x")
+    rows = [{"id": "gp-0"}, {"id": "gp-1", "followers_count": -5}, {"id": "gp-2"},
+            {"id": "gp-0"}, {"id": "gp-4"}]
+    body = it.merged(it.followers(a, rows, params={"on_error": "skip"}))
+    assert (body["accepted"], body["rejected"], body["duplicates"]) == (3, 1, 1)
+    members = it.members(a, body["snapshot"]["id"])
+    assert [(m["position"], m["external_id"]) for m in members] == [
+        (0, "gp-0"), (2, "gp-2"), (4, "gp-4")]
+
+
+def test_members_of_a_snapshot_not_yet_complete_are_refused(it):
+    a = it.account("x")
+    sid = ok(it.c.post("/v1/accounts/%d/snapshots" % a))["id"]
+    ok(part(it, a, sid, 1, [{"id": "nc-1"}]))
+    p = assert_problem(it.c.get("/v1/accounts/%d/snapshots/%d/followers" % (a, sid)), 409,
+                       "snapshot-incomplete", "snapshot_id")
+    assert "open" in p["detail"]
