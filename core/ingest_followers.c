@@ -37,7 +37,8 @@
 
 #define SNAP_COLS                                                                                  \
     "id, account_id, realreach.iso(observed_at) AS observed_at,"                                   \
-    " realreach.snapshot_state(state, expires_at) AS state, parts, received, rejected,"            \
+    " realreach.snapshot_state(state, expires_at, merge_job_id) AS state, parts, received,"        \
+    " rejected,"            \
     " duplicates, followers, realreach.iso(created_at) AS created_at,"                             \
     " realreach.iso(completed_at) AS completed_at,"                                                \
     " CASE WHEN state = 'open' THEN realreach.iso(expires_at) END AS expires_at, merge_job_id"
@@ -52,8 +53,8 @@
  * candidate keys, NULL for all): (row, first_row, key, total), rows counted
  * from 1 in the request ($4: the part's first position). */
 static const char SQL_PART_DUPS[] =
-    "WITH r AS (SELECT position, external_id FROM realreach.snapshot_intake_keys($1)"
-    "            WHERE part = $2 AND ($3::text[] IS NULL OR external_id = ANY ($3::text[]))),"
+    "WITH r AS (SELECT position, external_id FROM realreach.snapshot_intake_rows"
+    "            WHERE snapshot_id = $1 AND part = $2 AND ($3::text[] IS NULL OR external_id = ANY ($3::text[]))),"
     " d AS (SELECT external_id, min(position) AS first FROM r"
     "        GROUP BY external_id HAVING count(*) > 1)"
     " SELECT r.position - $4 + 1, d.first - $4 + 1, r.external_id, count(*) OVER ()"
@@ -67,7 +68,7 @@ static const char SQL_CROSS_PART_DUPS[] =
     "WITH r AS (SELECT part, position, external_id,"
     "                  min(position) OVER (PARTITION BY external_id) AS first,"
     "                  min(position) OVER (PARTITION BY external_id, part) AS first_in_part"
-    "             FROM realreach.snapshot_intake_keys($1))"
+    "             FROM realreach.snapshot_intake_rows WHERE snapshot_id = $1)"
     " SELECT position, first, external_id, count(*) OVER () FROM r"
     "  WHERE position = first_in_part AND position > first"
     "  ORDER BY position LIMIT 20";
@@ -82,7 +83,8 @@ static const char SQL_PURGE_EXPIRED[] =
 
 static const char SQL_LOCK_SNAPSHOT[] =
     "SELECT state, expires_at <= now(), parts, next_position,"
-    " (extract(epoch FROM observed_at) * 1000000)::bigint"
+    " (extract(epoch FROM observed_at) * 1000000)::bigint,"
+    " realreach.snapshot_state(state, expires_at, merge_job_id) = 'failed'"
     "  FROM realreach.follower_snapshots"
     " WHERE tenant_id = " TENANT " AND account_id = $1 AND id = $2 FOR UPDATE";
 
@@ -97,6 +99,10 @@ static const char SQL_ONE_SHOT_DONE[] =
     "UPDATE realreach.follower_snapshots SET state = 'merging', parts = 1, received = $2,"
     " rejected = $3, duplicates = $4, followers = $5, next_position = $2,"
     " observed_at = $6::timestamptz, merge_job_id = $7, updated_at = now()"
+    " WHERE tenant_id = " TENANT " AND id = $1 RETURNING " SNAP_COLS;
+
+static const char SQL_MERGE_AGAIN[] =
+    "UPDATE realreach.follower_snapshots SET merge_job_id = $2, updated_at = now()"
     " WHERE tenant_id = " TENANT " AND id = $1 RETURNING " SNAP_COLS;
 
 static const char SQL_COMPLETE[] =
@@ -307,7 +313,8 @@ static rr_rc_t snapshots_list(rr_ctx_t *ctx, void *ud)
         return rc;
     if (rr_page_begin(ctx, &page) != RR_OK)
         return RR_INVALID;
-    static const char *const states[] = {"open", "merging", "complete", "expired", NULL};
+    static const char *const states[] = {"open",    "merging", "complete",
+                                         "expired", "failed",  NULL};
     const char *state;
     if (rr_query_one_of(ctx, "state", states, &state) != RR_OK)
         return RR_INVALID;
@@ -317,7 +324,7 @@ static rr_rc_t snapshots_list(rr_ctx_t *ctx, void *ud)
         rr_db_query(ctx,
                     "SELECT " SNAP_COLS " FROM realreach.follower_snapshots"
                     " WHERE tenant_id = " TENANT " AND account_id = $1 AND id > $2"
-                    " AND ($4::text IS NULL OR realreach.snapshot_state(state, expires_at) = $4)"
+                    " AND ($4::text IS NULL OR realreach.snapshot_state(state, expires_at, merge_job_id) = $4)"
                     " ORDER BY id LIMIT $3",
                     4, p);
     if (!r)
@@ -363,6 +370,7 @@ typedef struct snap_lock {
     int parts;
     int64_t next_position;
     int64_t observed_us;
+    bool merge_failed; /* merging, and its merge job failed for good */
 } snap_lock_t;
 
 /* Locks the snapshot row (parts of one snapshot are applied one at a time). */
@@ -382,6 +390,7 @@ static rr_rc_t lock_snapshot(rr_ctx_t *ctx, const rr_account_ref_t *acct, int64_
     s->parts = atoi(PQgetvalue(r, 0, 2));
     s->next_position = strtoll(PQgetvalue(r, 0, 3), NULL, 10);
     s->observed_us = strtoll(PQgetvalue(r, 0, 4), NULL, 10);
+    s->merge_failed = PQgetvalue(r, 0, 5)[0] == 't';
     PQclear(r);
     if (!strcmp(s->state, "open") && s->expired)
         return rr_problem(ctx, 409, "snapshot-expired", NULL,
@@ -454,6 +463,20 @@ static rr_rc_t complete_post(rr_ctx_t *ctx, void *ud)
     if ((rc = lock_snapshot(ctx, &acct, sid, &s)) != RR_OK)
         return rc;
     const char *sid_text = rr_i64(ctx, sid);
+    if (s.merge_failed) {
+        /* the rows are still in the intake: merge them again */
+        int64_t job_id = 0;
+        if ((rc = queue_merge(ctx, &acct, sid, &job_id)) != RR_OK)
+            return rc;
+        const char *q[2] = {sid_text, rr_i64(ctx, job_id)};
+        PGresult *r = rr_db_query(ctx, SQL_MERGE_AGAIN, 2, q);
+        if (!r)
+            return RR_DB_ERROR;
+        json_t *body = json_pack("{s:o,s:I,s:[]}", "snapshot", rr_row_json(r, 0), "duplicates",
+                                 (json_int_t)0, "duplicate_positions");
+        PQclear(r);
+        return rr_respond_json(ctx, 202, body);
+    }
     if (strcmp(s.state, "open")) {
         /* completed before: the snapshot as it is (merging or complete) */
         const char *q[2] = {acct.id_text, sid_text};
@@ -542,7 +565,7 @@ static rr_rc_t members_list(rr_ctx_t *ctx, void *ud)
         return RR_INVALID;
     const char *p[3] = {acct.id_text, rr_i64(ctx, sid), NULL};
     PGresult *r = rr_db_query(ctx,
-                              "SELECT realreach.snapshot_state(state, expires_at)"
+                              "SELECT realreach.snapshot_state(state, expires_at, merge_job_id)"
                               "  FROM realreach.follower_snapshots"
                               " WHERE tenant_id = " TENANT " AND account_id = $1 AND id = $2",
                               2, p);
@@ -596,7 +619,7 @@ static rr_rc_t members_list(rr_ctx_t *ctx, void *ud)
     "{\"type\":\"object\",\"properties\":{\"id\":{\"type\":\"integer\"},"                          \
     "\"account_id\":{\"type\":\"integer\"},\"observed_at\":{\"type\":\"string\",\"format\":"       \
     "\"date-time\"},"                                                                              \
-    "\"state\":{\"enum\":[\"open\",\"merging\",\"complete\",\"expired\"]},\"parts\":{\"type\":\"integer\"},"   \
+    "\"state\":{\"enum\":[\"open\",\"merging\",\"complete\",\"expired\",\"failed\"]},\"parts\":{\"type\":\"integer\"},"   \
     "\"received\":{\"type\":\"integer\"},\"rejected\":{\"type\":\"integer\"},"                     \
     "\"duplicates\":{\"type\":\"integer\"},\"followers\":{\"type\":\"integer\"},"                  \
     "\"created_at\":{\"type\":\"string\",\"format\":\"date-time\"},"                               \
@@ -643,7 +666,8 @@ void rr_routes_followers_register(void)
          FOLLOWERS_ANSWER, RR_ROUTE_STREAM_BODY | RR_ROUTE_IDEMPOTENT},
         {sizeof(rr_route_def_t), "POST",
          "/v1/accounts/{account_id}/snapshots/{snapshot_id}/complete", RR_SCOPE_WRITE,
-         complete_post, NULL, "Complete a snapshot sent in parts: 202, merging; analyses see it once merged",
+         complete_post, NULL, "Complete a snapshot sent in parts (202: merging; analyses see it once merged), or "
+         "merge again one whose merge failed",
          NULL, "{\"type\":\"object\",\"properties\":{\"snapshot\":" SNAPSHOT_SCHEMA "}}", 0},
         {sizeof(rr_route_def_t), "GET",
          "/v1/accounts/{account_id}/snapshots/{snapshot_id}/followers", RR_SCOPE_READ, members_list,

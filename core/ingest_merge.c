@@ -36,7 +36,8 @@
  * platform), and a hash join elsewhere. */
 #define SQL_LINK_BODY(platform_cond)                                                               \
     "UPDATE " STAGE " s SET external_id = m.external_id,"                                          \
-    "       orig_id = COALESCE(s.orig_id, s.external_id)"                                          \
+    "       orig_id = COALESCE(s.orig_id, s.external_id),"                                         \
+    "       existing = false, profile_id = nextval('realreach.profiles_id_seq')"                   \
     "  FROM (SELECT DISTINCT ON (lower(p.handle)) lower(p.handle) AS h, p.external_id"             \
     "          FROM realreach.profiles p"                                                          \
     "         WHERE p.tenant_id = " TENANT " AND p.platform = $1 " platform_cond                   \
@@ -77,11 +78,14 @@ static const char SQL_DUPS_SOME[] =
     SQL_DUPS_OF("(external_id = ANY ($1::text[]) OR external_id IN (SELECT external_id FROM " STAGE
                 " WHERE orig_id IS NOT NULL))");
 
-/* Rows naming a profile the tenant has: take its id. */
+/* Rows naming a profile the tenant has: take its id. Rows already resolved
+ * when they were staged (a snapshot's merge looks its keys up as it stages
+ * them, sparing this UPDATE a rewrite of every staged row) are skipped; a
+ * key changed by linking is looked up again (linking clears existing). */
 static const char SQL_RESOLVE[] =
     "UPDATE " STAGE " s SET profile_id = p.id, existing = true FROM realreach.profiles p"
     " WHERE p.tenant_id = " TENANT " AND p.platform = $1 AND p.external_id = s.external_id"
-    "   AND NOT s.dup";
+    "   AND NOT s.dup AND NOT s.existing";
 
 #define NEWER "(s.obs IS NOT NULL AND (p.observed_at IS NULL OR s.obs >= p.observed_at))"
 #define MERGE(f)                                                                                   \

@@ -26,6 +26,12 @@
 
 #define TENANT "realreach.current_tenant()"
 #define STAGE "pg_temp.rr_stage_profiles"
+/* RR_PROFILE_STAGE_NAMES of the intake row i */
+#define INTAKE_COLS                                                                                \
+    "i.external_id, i.handle, i.name, i.bio, i.url, i.location, i.lang, i.platform_created_at,"    \
+    " i.followers_count, i.following_count, i.posts_count, i.likes_count, i.listed_count,"         \
+    " i.likes_kind, i.default_avatar, i.verified, i.protected, i.last_post_at, i.observed_at,"     \
+    " i.followed_at, i.bare"
 #define CHUNK RR_STR(RR_INGEST_CHUNK)
 
 /* The sort by key of a million-follower snapshot fits in about 0.6 GB; in
@@ -44,11 +50,19 @@ static const char SQL_LOCK[] =
 /* In key order: the staging table's ids are drawn as rows arrive, so new
  * profiles then go into both of profiles' unique indexes in ascending order
  * (each insert lands next to the last one) instead of the platform's order
- * (a random place in the key index every time). */
+ * (a random place in the key index every time). Each key is looked up in
+ * the profile directory as it is staged: a known profile's id comes with
+ * it (existing), a new one draws the next id (after the sort: nextval() is
+ * volatile, so PostgreSQL evaluates it on the sorted rows). */
 static const char SQL_STAGE[] =
-    "INSERT INTO " STAGE " (row_no, " RR_PROFILE_STAGE_NAMES ")"
-    " SELECT position + 1, " RR_PROFILE_STAGE_NAMES
-    "   FROM realreach.snapshot_intake_rows($1) ORDER BY external_id";
+    "INSERT INTO " STAGE " (row_no, " RR_PROFILE_STAGE_NAMES ", profile_id, existing)"
+    " SELECT i.position + 1, " INTAKE_COLS ","
+    "        COALESCE(p.id, nextval('realreach.profiles_id_seq')), p.id IS NOT NULL"
+    "   FROM realreach.snapshot_intake_rows i"
+    "   LEFT JOIN realreach.profiles p ON p.tenant_id = " TENANT " AND p.platform = $2"
+    "        AND p.external_id = i.external_id"
+    "  WHERE i.snapshot_id = $1"
+    "  ORDER BY i.external_id";
 
 /* '@handle' keys (they may link to known ids), follow times, and gaps (rows
  * refused with on_error=skip: positions nobody holds). */
@@ -108,7 +122,7 @@ static rr_rc_t merge_rows(rr_bulk_t *b, const char *sid, int64_t observed_us,
             RR_OK)
         return RR_DB_ERROR;
     long long t0 = rr_now_ms();
-    PGresult *r = rr_db_query(ctx, SQL_STAGE, 1, p);
+    PGresult *r = rr_db_query(ctx, SQL_STAGE, 2, (const char *const[]){sid, b->platform});
     if (!r)
         return RR_DB_ERROR;
     b->valid = strtoll(PQcmdTuples(r), NULL, 10);

@@ -19,8 +19,10 @@
 --   * a CHECK pins every new row to the transaction's tenant (current_tenant()
 --     fails when none is set). NOT VALID only so that a dump restores it after
 --     the data: new rows are always checked;
---   * the rows are read and removed only through the SECURITY DEFINER
---     functions below, which see nothing but the current tenant's rows.
+--   * the rows are read only through the view snapshot_intake_rows and
+--     removed only through the SECURITY DEFINER function
+--     snapshot_intake_clear, both of which see nothing but the current
+--     tenant's rows.
 CREATE TABLE realreach.snapshot_intake (
     tenant_id           bigint NOT NULL,
     snapshot_id         bigint NOT NULL,
@@ -50,16 +52,21 @@ CREATE TABLE realreach.snapshot_intake (
     followed_at         timestamptz,
     bare                boolean NOT NULL
 );
--- Rows are few and short-lived (a snapshot's rows live until its merge ends,
--- seconds to minutes), so no index: every read takes one snapshot's rows
--- whole, and an index would cost the COPY a quarter of its speed.
+-- Rows are short-lived (a snapshot's rows live until its merge ends, seconds
+-- to minutes) and every read takes one snapshot's rows whole. A B-tree would
+-- cost the COPY a quarter of its speed; a BRIN index costs it nothing (rows
+-- arrive in runs of one snapshot) and spares a merge the rows of a backlog
+-- of other snapshots waiting for theirs.
+CREATE INDEX snapshot_intake_by_snapshot ON realreach.snapshot_intake
+    USING brin (snapshot_id) WITH (pages_per_range = 16, autosummarize = on);
 ALTER TABLE realreach.snapshot_intake
     ADD CONSTRAINT snapshot_intake_tenant CHECK (tenant_id = realreach.current_tenant()) NOT VALID;
 ALTER TABLE realreach.snapshot_intake SET (autovacuum_vacuum_scale_factor = 0.01);
 REVOKE ALL ON realreach.snapshot_intake FROM PUBLIC;
 GRANT INSERT ON realreach.snapshot_intake TO realreach_app;
 
--- Owns the two functions: may read and delete intake rows, nothing else.
+-- Owns the view and the functions: may read and delete intake rows,
+-- nothing else.
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'realreach_intake') THEN
@@ -70,26 +77,17 @@ $$;
 GRANT USAGE ON SCHEMA realreach TO realreach_intake;
 GRANT SELECT, DELETE, TRUNCATE ON realreach.snapshot_intake TO realreach_intake;
 
--- The current tenant's intake rows of one snapshot.
-CREATE FUNCTION realreach.snapshot_intake_rows(snapshot bigint)
-    RETURNS SETOF realreach.snapshot_intake
-    LANGUAGE sql STABLE SECURITY DEFINER
-    SET search_path = realreach, pg_temp
-    AS $$
-        SELECT * FROM realreach.snapshot_intake
-         WHERE tenant_id = realreach.current_tenant() AND snapshot_id = snapshot
-    $$;
-
--- Only the keys, where they were and in which part (duplicate checks: a
--- narrow row per member instead of the whole observation).
-CREATE FUNCTION realreach.snapshot_intake_keys(snapshot bigint)
-    RETURNS TABLE (part integer, "position" bigint, external_id text)
-    LANGUAGE sql STABLE SECURITY DEFINER
-    SET search_path = realreach, pg_temp
-    AS $$
-        SELECT i.part, i.position, i.external_id FROM realreach.snapshot_intake i
-         WHERE i.tenant_id = realreach.current_tenant() AND i.snapshot_id = snapshot
-    $$;
+-- What the service reads: the current tenant's intake rows. A view, not a
+-- set-returning function, so that a read streams (a SECURITY DEFINER
+-- function materialises its whole result first: 1.3 s against 0.6 s for a
+-- million rows) and takes only the columns it names. It runs with its
+-- owner's rights (the service has none on the table); security_barrier
+-- keeps any condition a query adds from being evaluated before the tenant
+-- filter.
+CREATE VIEW realreach.snapshot_intake_rows WITH (security_barrier = true) AS
+    SELECT * FROM realreach.snapshot_intake WHERE tenant_id = realreach.current_tenant();
+ALTER VIEW realreach.snapshot_intake_rows OWNER TO realreach_intake;
+GRANT SELECT ON realreach.snapshot_intake_rows TO realreach_app;
 
 -- Removes them (the merge is done); how many. The common case, one list in
 -- flight, makes this snapshot's rows the whole table: TRUNCATE then frees
@@ -121,14 +119,8 @@ CREATE FUNCTION realreach.snapshot_intake_clear(snapshot bigint) RETURNS bigint
         RETURN n;
     END
     $$;
-ALTER FUNCTION realreach.snapshot_intake_rows(bigint) OWNER TO realreach_intake;
 ALTER FUNCTION realreach.snapshot_intake_clear(bigint) OWNER TO realreach_intake;
-ALTER FUNCTION realreach.snapshot_intake_keys(bigint) OWNER TO realreach_intake;
-REVOKE ALL ON FUNCTION realreach.snapshot_intake_keys(bigint) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION realreach.snapshot_intake_keys(bigint) TO realreach_app;
-REVOKE ALL ON FUNCTION realreach.snapshot_intake_rows(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION realreach.snapshot_intake_clear(bigint) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION realreach.snapshot_intake_rows(bigint) TO realreach_app;
 GRANT EXECUTE ON FUNCTION realreach.snapshot_intake_clear(bigint) TO realreach_app;
 
 -- A snapshot deleted before its merge (expired and purged, or its account
@@ -157,3 +149,19 @@ CREATE TRIGGER snapshot_intake_forget AFTER DELETE ON realreach.follower_snapsho
 ALTER TABLE realreach.follower_snapshots DROP CONSTRAINT follower_snapshots_state_check,
     ADD CONSTRAINT follower_snapshots_state_check CHECK (state IN ('open', 'merging', 'complete')),
     ADD COLUMN merge_job_id bigint;
+
+-- The state a client sees (004's, and now): an open snapshot past its expiry
+-- is 'expired'; a merging one whose merge job failed for good is 'failed'
+-- (its rows are kept: POST .../complete queues the merge again).
+CREATE FUNCTION realreach.snapshot_state(state text, expires_at timestamptz, merge_job_id bigint)
+    RETURNS text
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+        SELECT CASE
+            WHEN state = 'open' AND expires_at <= now() THEN 'expired'
+            WHEN state = 'merging' AND EXISTS (
+                SELECT 1 FROM realreach.jobs j
+                 WHERE j.tenant_id = realreach.current_tenant() AND j.id = merge_job_id
+                   AND j.state = 'failed') THEN 'failed'
+            ELSE state END
+    $$;

@@ -169,13 +169,17 @@ rr_rc_t aud_audits_post(rr_ctx_t *ctx, void *ud)
     snprintf(snap, sizeof snap, "%lld", (long long)snapshot);
     const char *params[] = {acc, snapshot ? snap : NULL};
     /* the named snapshot, or the latest whole one (complete, or still
-     * merging: then the audit must wait for it, not take an older one) */
+     * merging: then the audit must wait for it, not take an older one; one
+     * whose merge failed is skipped). The state as clients see it. */
     PGresult *res = aud_host->db_query(
         ctx,
-        "SELECT id, state, followers FROM realreach.follower_snapshots"
-        " WHERE tenant_id = realreach.current_tenant() AND account_id = $1::bigint"
-        "   AND CASE WHEN $2::bigint IS NULL THEN state IN ('complete', 'merging')"
-        "            ELSE id = $2::bigint END"
+        "SELECT id, state, followers"
+        "  FROM (SELECT id, realreach.snapshot_state(state, expires_at, merge_job_id) AS state,"
+        "               followers, observed_at"
+        "          FROM realreach.follower_snapshots"
+        "         WHERE tenant_id = realreach.current_tenant() AND account_id = $1::bigint"
+        "           AND ($2::bigint IS NULL OR id = $2::bigint)) s"
+        " WHERE $2::bigint IS NOT NULL OR state IN ('complete', 'merging')"
         " ORDER BY observed_at DESC, id DESC LIMIT 1",
         2, params);
     if (!res)
@@ -190,8 +194,10 @@ rr_rc_t aud_audits_post(rr_ctx_t *ctx, void *ud)
                                  "store its followers first (POST /v1/accounts/%lld/followers)",
                                  (long long)account_id, (long long)account_id);
     }
-    bool complete = !strcmp(PQgetvalue(res, 0, 1), "complete");
-    bool merging = !strcmp(PQgetvalue(res, 0, 1), "merging");
+    char state[16];
+    snprintf(state, sizeof state, "%s", PQgetvalue(res, 0, 1));
+    bool complete = !strcmp(state, "complete");
+    bool merging = !strcmp(state, "merging");
     int64_t snapshot_id = aud_int(res, 0, 0);
     PQclear(res);
     if (merging) {
@@ -203,9 +209,12 @@ rr_rc_t aud_audits_post(rr_ctx_t *ctx, void *ud)
     }
     if (!complete)
         return aud_host->problem(ctx, 409, "snapshot-incomplete", "snapshot_id",
-                                 "snapshot %lld is not complete: only complete snapshots are "
-                                 "audited",
-                                 (long long)snapshot_id);
+                                 "snapshot %lld is %s: only complete snapshots are audited%s",
+                                 (long long)snapshot_id, state,
+                                 strcmp(state, "failed")
+                                     ? ""
+                                     : " (its merge failed: POST its complete route to merge "
+                                       "it again)");
 
     snprintf(snap, sizeof snap, "%lld", (long long)snapshot_id);
     const char *ins[] = {acc, snap, aud_model.version};

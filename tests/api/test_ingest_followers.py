@@ -640,3 +640,32 @@ def test_members_of_a_snapshot_not_yet_complete_are_refused(it):
     p = assert_problem(it.c.get("/v1/accounts/%d/snapshots/%d/followers" % (a, sid)), 409,
                        "snapshot-incomplete", "snapshot_id")
     assert "open" in p["detail"]
+
+
+def test_failed_merge_reads_failed_and_complete_merges_again(it, admin_db):
+    """A merge that failed for good (its job used up its attempts) keeps the
+    rows it had taken in: the snapshot reads 'failed', an audit does not wait
+    for it, and POST .../complete queues the merge again."""
+    a = it.account("x")
+    sid = ok(it.c.post("/v1/accounts/%d/snapshots" % a))["id"]
+    ok(part(it, a, sid, 1, [{"id": "fm-1", "screen_name": "fm_one"}, {"id": "fm-2"}]))
+    with admin_db.cursor() as cur:  # as if its merge job had failed five times
+        cur.execute("INSERT INTO realreach.jobs (tenant_id, kind, state, payload, error, attempts,"
+                    " finished_at) VALUES (%s, 'followers.merge', 'failed', %s, 'disk full', 5,"
+                    " now()) RETURNING id", (it.id, json.dumps({"snapshot_id": sid})))
+        job = cur.fetchone()[0]
+        cur.execute("UPDATE realreach.follower_snapshots SET state = 'merging', merge_job_id = %s"
+                    " WHERE tenant_id = %s AND id = %s", (job, it.id, sid))
+    snap = it.c.get("/v1/accounts/%d/snapshots/%d" % (a, sid)).json()
+    assert snap["state"] == "failed" and snap["merge_job_id"] == job
+    failed = it.c.get("/v1/accounts/%d/snapshots" % a, params={"state": "failed"}).json()["items"]
+    assert [s["id"] for s in failed] == [sid]
+    p = assert_problem(it.c.post("/v1/accounts/%d/audits" % a, json={"snapshot_id": sid}), 409,
+                       "snapshot-incomplete", "snapshot_id")
+    assert "merge failed" in p["detail"]
+    assert_problem(it.c.post("/v1/accounts/%d/audits" % a), 409, "no-snapshot")
+    r = it.c.post("/v1/accounts/%d/snapshots/%d/complete" % (a, sid))
+    assert r.status_code == 202 and r.json()["snapshot"]["merge_job_id"] != job, r.text
+    done = it.merged(r)
+    assert done["snapshot"]["state"] == "complete" and done["snapshot"]["followers"] == 2
+    assert [m["external_id"] for m in it.members(a, sid)] == ["fm-1", "fm-2"]
