@@ -449,6 +449,18 @@ static rr_rc_t parts_post(rr_ctx_t *ctx, void *ud)
     return rr_respond_json(ctx, 201, body);
 }
 
+/* The answer of a complete that found no new duplicate: the snapshot row r
+ * (NULL: the query failed). */
+static rr_rc_t complete_answer(rr_ctx_t *ctx, int status, PGresult *r)
+{
+    if (!r)
+        return RR_DB_ERROR;
+    json_t *body = json_pack("{s:o,s:I,s:[]}", "snapshot", rr_row_json(r, 0), "duplicates",
+                             (json_int_t)0, "duplicate_positions");
+    PQclear(r);
+    return rr_respond_json(ctx, status, body);
+}
+
 static rr_rc_t complete_post(rr_ctx_t *ctx, void *ud)
 {
     (void)ud;
@@ -469,27 +481,17 @@ static rr_rc_t complete_post(rr_ctx_t *ctx, void *ud)
         if ((rc = queue_merge(ctx, &acct, sid, &job_id)) != RR_OK)
             return rc;
         const char *q[2] = {sid_text, rr_i64(ctx, job_id)};
-        PGresult *r = rr_db_query(ctx, SQL_MERGE_AGAIN, 2, q);
-        if (!r)
-            return RR_DB_ERROR;
-        json_t *body = json_pack("{s:o,s:I,s:[]}", "snapshot", rr_row_json(r, 0), "duplicates",
-                                 (json_int_t)0, "duplicate_positions");
-        PQclear(r);
-        return rr_respond_json(ctx, 202, body);
+        return complete_answer(ctx, 202, rr_db_query(ctx, SQL_MERGE_AGAIN, 2, q));
     }
     if (strcmp(s.state, "open")) {
         /* completed before: the snapshot as it is (merging or complete) */
         const char *q[2] = {acct.id_text, sid_text};
-        PGresult *r = rr_db_query(ctx,
-                                  "SELECT " SNAP_COLS " FROM realreach.follower_snapshots"
-                                  " WHERE tenant_id = " TENANT " AND account_id = $1 AND id = $2",
-                                  2, q);
-        if (!r)
-            return RR_DB_ERROR;
-        json_t *body = json_pack("{s:o,s:I,s:[]}", "snapshot", rr_row_json(r, 0), "duplicates",
-                                 (json_int_t)0, "duplicate_positions");
-        PQclear(r);
-        return rr_respond_json(ctx, 200, body);
+        return complete_answer(
+            ctx, 200,
+            rr_db_query(ctx,
+                        "SELECT " SNAP_COLS " FROM realreach.follower_snapshots"
+                        " WHERE tenant_id = " TENANT " AND account_id = $1 AND id = $2",
+                        2, q));
     }
     json_t *dups = json_array();
     int64_t ndup = 0;

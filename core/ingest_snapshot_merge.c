@@ -6,10 +6,11 @@
  *   1. lock the snapshot; anything but 'merging' means the work is done
  *      (a retried or repeated job changes nothing);
  *   2. copy its intake rows into the request-shaped staging table
- *      (pg_temp.rr_stage_profiles, row_no = position + 1), so the profile
- *      merge of ingest_merge.c runs unchanged: link '@handle' keys, flag
- *      duplicates (a profile listed twice keeps its first position), upsert
- *      the profiles field by field;
+ *      (pg_temp.rr_stage_profiles, row_no = position + 1), sorted by key and
+ *      with known profiles' ids, so the profile merge of ingest_merge.c
+ *      runs unchanged and fast: link '@handle' keys, flag duplicates (a
+ *      profile listed twice keeps its first position), upsert the profiles
+ *      field by field;
  *   3. write the membership in chunks of RR_INGEST_CHUNK positions (a slot
  *      whose row was refused or duplicated stays NULL, so every member keeps
  *      the position it had in the list as sent);

@@ -249,6 +249,16 @@ def main():
                 body["relation"] = spec["relation"]
             acct = api.call("POST", "/v1/clients/%d/accounts" % client["id"], body)
             summary.append(load_account(api, rnd, people, today, client, acct, spec))
+    # follower lists are merged by jobs: ready once none is merging
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        accounts = [a for c in api.call("GET", "/v1/clients", params={"limit": 200})["items"]
+                    for a in api.call("GET", "/v1/clients/%d/accounts" % c["id"],
+                                      params={"limit": 200})["items"]]
+        if not any(api.call("GET", "/v1/accounts/%d/snapshots" % a["id"],
+                            params={"state": "merging", "limit": 1})["items"] for a in accounts):
+            break
+        time.sleep(0.2)
     print("demo-data: loaded %d clients, %d accounts in %.0f s" % (
         len(CLIENTS), len(summary), time.monotonic() - t0))
     for line in summary:
