@@ -54,14 +54,17 @@ static const char SQL_LOCK[] =
  * (a random place in the key index every time). Each key is looked up in
  * the profile directory as it is staged: a known profile's id comes with
  * it (existing), a new one draws the next id (after the sort: nextval() is
- * volatile, so PostgreSQL evaluates it on the sorted rows). */
+ * volatile, so PostgreSQL evaluates it on the sorted rows). The lookup is
+ * one index probe per row (LATERAL), whatever the statistics say: with a
+ * plain join, a tenant whose profiles were not analysed yet looked empty to
+ * the planner, which then scanned the whole intake once per profile. */
 static const char SQL_STAGE[] =
     "INSERT INTO " STAGE " (row_no, " RR_PROFILE_STAGE_NAMES ", profile_id, existing)"
     " SELECT i.position + 1, " INTAKE_COLS ","
     "        COALESCE(p.id, nextval('realreach.profiles_id_seq')), p.id IS NOT NULL"
     "   FROM realreach.snapshot_intake_rows i"
-    "   LEFT JOIN realreach.profiles p ON p.tenant_id = " TENANT " AND p.platform = $2"
-    "        AND p.external_id = i.external_id"
+    "   LEFT JOIN LATERAL (SELECT q.id FROM realreach.profiles q WHERE q.tenant_id = " TENANT
+    "                         AND q.platform = $2 AND q.external_id = i.external_id) p ON true"
     "  WHERE i.snapshot_id = $1"
     "  ORDER BY i.external_id";
 
