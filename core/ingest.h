@@ -356,6 +356,7 @@ struct rr_bulk {
     rr_keyset_t keys;     /* followers: external ids seen (duplicate candidates) */
     bool use_keys;
     int64_t linked;       /* '@handle' rows linked to known ids */
+    bool staged_resolved; /* rows were staged with known profiles' ids */
     bool any_observed;    /* some row carried its own observation time */
     int64_t max_observed; /* the latest of those */
     bool any_followed;    /* some row carried a follow time (followers) */

@@ -55,17 +55,19 @@ static const char SQL_LOCK[] =
  * the profile directory as it is staged: a known profile's id comes with
  * it (existing), a new one draws the next id (after the sort: nextval() is
  * volatile, so PostgreSQL evaluates it on the sorted rows). The lookup is
- * one index probe per row (LATERAL), whatever the statistics say: with a
- * plain join, a tenant whose profiles were not analysed yet looked empty to
- * the planner, which then scanned the whole intake once per profile. */
+ * one index probe per row (a correlated subquery, kept from being flattened
+ * into a join by OFFSET 0), whatever the statistics say: as a join, over a
+ * tenant whose profiles were not analysed yet, the planner once scanned the
+ * whole intake for every profile, and otherwise read and sorted all of the
+ * tenant's profiles to merge a list of 300. */
 static const char SQL_STAGE[] =
     "INSERT INTO " STAGE " (row_no, " RR_PROFILE_STAGE_NAMES ", profile_id, existing)"
     " SELECT i.position + 1, " INTAKE_COLS ","
-    "        COALESCE(p.id, nextval('realreach.profiles_id_seq')), p.id IS NOT NULL"
-    "   FROM realreach.snapshot_intake_rows i"
-    "   LEFT JOIN LATERAL (SELECT q.id FROM realreach.profiles q WHERE q.tenant_id = " TENANT
-    "                         AND q.platform = $2 AND q.external_id = i.external_id) p ON true"
-    "  WHERE i.snapshot_id = $1"
+    "        COALESCE(i.known, nextval('realreach.profiles_id_seq')), i.known IS NOT NULL"
+    "   FROM (SELECT i.*, (SELECT q.id FROM realreach.profiles q WHERE q.tenant_id = " TENANT
+    "                         AND q.platform = $2 AND q.external_id = i.external_id) AS known"
+    "           FROM realreach.snapshot_intake_rows i WHERE i.snapshot_id = $1"
+    "         OFFSET 0) i"
     "  ORDER BY i.external_id";
 
 /* '@handle' keys (they may link to known ids), follow times, and gaps (rows
@@ -141,8 +143,9 @@ static rr_rc_t merge_rows(rr_bulk_t *b, const char *sid, int64_t observed_us,
     bool gaps = cell_i64(r, 0, 2) > 0;
     PQclear(r);
     rr_rc_t rc;
-    /* statistics only help the joins that link '@handle' rows */
-    if (b->handle_keyed && rr_bulk_exec(ctx, "ANALYZE " STAGE, 0, NULL) != RR_OK)
+    /* a temporary table has no statistics unless asked: without them the
+     * joins that follow (profiles by id, '@handle' links) guess its size */
+    if (rr_bulk_exec(ctx, "ANALYZE " STAGE, 0, NULL) != RR_OK)
         return RR_DB_ERROR;
     if ((rc = rr_profiles_link(b)) != RR_OK)
         return rc;
@@ -191,6 +194,7 @@ static rr_rc_t merge_job(rr_ctx_t *ctx, json_t *payload, json_t **result, void *
     rr_bulk_t b;
     memset(&b, 0, sizeof b);
     b.ctx = ctx;
+    b.staged_resolved = true; /* SQL_STAGE looks every key up */
     b.platform = rr_arena_strdup(ctx->arena, PQgetvalue(r, 0, 2));
     b.account_id = cell_i64(r, 0, 1);
     int64_t dups_reported = cell_i64(r, 0, 3);
