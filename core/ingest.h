@@ -424,6 +424,10 @@ rr_rc_t rr_bulk_exec(rr_ctx_t *ctx, const char *sql, int n, const char *const *p
  * rows to profiles known by id with that handle, and moves '@handle'
  * placeholders to the real ids this request names. */
 rr_rc_t rr_profiles_link(rr_bulk_t *b);
+/* Up to this many staged rows a merge looks profiles up by index, one probe
+ * a row, rather than trusting the planner's estimate of a tenant's size
+ * (ingest_merge.c, ingest_snapshot_merge.c). */
+#define RR_MERGE_PROBE_MAX 50000
 /* Flags and reports rows naming a profile an earlier row named (followers). */
 rr_rc_t rr_profiles_dups(rr_bulk_t *b);
 /* Upserts the staged profiles (not flagged dup): newer observations win

@@ -114,16 +114,15 @@ static const char SQL_UPDATE[] = SQL_UPDATE_OF("");
 static const char SQL_UPDATE_FEW[] = SQL_UPDATE_OF(
     " AND p.id = ANY (ARRAY(SELECT profile_id FROM " STAGE " WHERE existing AND NOT dup))");
 
-/* Up to this many staged rows, the joins with profiles name the staged
- * keys or ids outright (the *_FEW forms), so profiles is read through its
- * indexes, a probe per staged row. Left to itself the planner takes its row
- * count for one tenant from statistics that lag behind a tenant whose
- * profiles just arrived; on "about one row" it read every profile of the
- * tenant for each merge (a list of 300 against a tenant of 300,000
- * profiles: 0.4-1 s a merge, where the probes take milliseconds). Above it
- * the join is the planner's: probing most of a tenant costs more than
- * reading it. */
-#define RR_MERGE_PROBE_MAX 50000
+/* Up to RR_MERGE_PROBE_MAX staged rows (ingest.h), the joins with profiles
+ * name the staged keys or ids outright (the *_FEW forms), so profiles is
+ * read through its indexes, a probe per staged row. Left to itself the
+ * planner takes its row count for one tenant from statistics that lag
+ * behind a tenant whose profiles just arrived; on "about one row" it read
+ * every profile of the tenant for each merge (a list of 300 against a
+ * tenant of 300,000 profiles: 0.4-1 s a merge, where the probes take
+ * milliseconds). Above it the join is the planner's: probing most of a
+ * tenant costs more than reading it. */
 
 /* New profiles, with the ids drawn when they were staged, in staging (that
  * is id) order: the primary key then grows at its right edge. A snapshot's
