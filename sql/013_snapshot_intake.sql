@@ -57,7 +57,8 @@ CREATE TABLE realreach.snapshot_intake (
 -- index every merge scanned the whole backlog of lists waiting for theirs
 -- (2,800 lists of 300 waiting: 0.1 s a scan, and falling further behind).
 -- Rows arrive in runs of one snapshot with ever larger ids, so the index
--- grows at its right edge: cheap to keep (see bench/README.md).
+-- grows at its right edge: taking in a million rows measured the same with
+-- it as without, within the noise of the runs.
 CREATE INDEX snapshot_intake_by_snapshot ON realreach.snapshot_intake (snapshot_id);
 ALTER TABLE realreach.snapshot_intake
     ADD CONSTRAINT snapshot_intake_tenant CHECK (tenant_id = realreach.current_tenant()) NOT VALID;
