@@ -419,6 +419,11 @@ rr_rc_t rr_bulk_exec(rr_ctx_t *ctx, const char *sql, int n, const char *const *p
 #define RR_STAGE_PROFILES_COPY                                                                     \
     "COPY pg_temp.rr_stage_profiles (row_no, " RR_PROFILE_STAGE_NAMES ") FROM STDIN"
 
+/* Takes the tenant's per-platform profile lock, held to the commit:
+ * concurrent ingests would otherwise deadlock on each other's new profiles,
+ * or both find a key new and one fail on inserting it. Whoever looks keys
+ * up in profiles before rr_profiles_link takes it first. */
+rr_rc_t rr_profiles_lock(rr_bulk_t *b);
 /* Takes the tenant's per-platform profile lock (concurrent ingests would
  * otherwise deadlock on each other's new profiles), then links '@handle'
  * rows to profiles known by id with that handle, and moves '@handle'
@@ -473,6 +478,17 @@ void rr_routes_followers_register(void);
  * (ingest_snapshot_merge.c); registered with the followers routes. */
 #define RR_SNAPSHOT_MERGE_KIND "followers.merge"
 void rr_snapshot_merge_register(void);
+/* Merges the 'merging' snapshot snapshot_id of the tenant in ctx's open
+ * transaction and completes it; *result: what the job records (followers,
+ * duplicates, profiles created and updated), or a "skipped" note when the
+ * snapshot is gone or already merged. */
+rr_rc_t rr_snapshot_merge(rr_ctx_t *ctx, int64_t snapshot_id, json_t **result);
+/* A list of up to this many accepted rows is merged by the request that
+ * takes it in (201, complete); a longer one by a job (202, merging). At
+ * this size the merge adds tens of milliseconds to the request, and a
+ * runner would merge a stream of small lists more slowly than the workers
+ * take them in. */
+#define RR_INLINE_MERGE_MAX 10000
 void rr_routes_metrics_register(void);
 void rr_routes_posts_register(void);
 void rr_routes_engagements_register(void);

@@ -17,11 +17,13 @@
  *
  * Taking in and merging are two steps. A request validates its rows and
  * streams them with one binary COPY into realreach.snapshot_intake (rows per
- * second near a bare COPY's), reports duplicates and commits. Once the list
- * is whole (the one-shot POST, or complete) the snapshot reads 'merging' and
- * a "followers.merge" job (ingest_snapshot_merge.c) upserts the profiles and
- * stores the membership; then it is complete, analyses see it and
- * "followers.stored" is emitted. A FastCGI worker is not held for the merge.
+ * second near a bare COPY's) and reports duplicates. Once the list is whole
+ * (the one-shot POST, or complete) it is merged (ingest_snapshot_merge.c:
+ * profiles upserted, membership stored, the snapshot complete, analyses see
+ * it, "followers.stored" emitted): by the same request up to
+ * RR_INLINE_MERGE_MAX rows (201/200), else by a "followers.merge" job, the
+ * snapshot reading 'merging' meanwhile (202). A FastCGI worker is not held
+ * for a long list's merge.
  *
  * Duplicates: a profile listed twice in one body is reported and stored at
  * its first position; across parts the same is done when completing.
@@ -84,7 +86,8 @@ static const char SQL_PURGE_EXPIRED[] =
 static const char SQL_LOCK_SNAPSHOT[] =
     "SELECT state, expires_at <= now(), parts, next_position,"
     " (extract(epoch FROM observed_at) * 1000000)::bigint,"
-    " realreach.snapshot_state(state, expires_at, merge_job_id) = 'failed'"
+    " realreach.snapshot_state(state, expires_at, merge_job_id) = 'failed',"
+    " followers + duplicates"
     "  FROM realreach.follower_snapshots"
     " WHERE tenant_id = " TENANT " AND account_id = $1 AND id = $2 FOR UPDATE";
 
@@ -196,6 +199,22 @@ static rr_rc_t queue_merge(rr_ctx_t *ctx, const rr_account_ref_t *acct, int64_t 
     return rc;
 }
 
+/* A list small enough to merge in the request that completes it
+ * (RR_INLINE_MERGE_MAX): merges the 'merging' snapshot now and returns its
+ * row as it then reads (complete), with the merge's result in *merged; NULL
+ * when something failed. */
+static PGresult *merge_now(rr_ctx_t *ctx, const rr_account_ref_t *acct, int64_t snapshot_id,
+                           json_t **merged)
+{
+    if (rr_snapshot_merge(ctx, snapshot_id, merged) != RR_OK)
+        return NULL;
+    const char *q[2] = {acct->id_text, rr_i64(ctx, snapshot_id)};
+    return rr_db_query(ctx,
+                       "SELECT " SNAP_COLS " FROM realreach.follower_snapshots"
+                       " WHERE tenant_id = " TENANT " AND account_id = $1 AND id = $2",
+                       2, q);
+}
+
 /* ------------------------------------------------------------- one shot */
 
 static rr_rc_t followers_post(rr_ctx_t *ctx, void *ud)
@@ -230,8 +249,9 @@ static rr_rc_t followers_post(rr_ctx_t *ctx, void *ud)
     rc = take_in_part(&b, snapshot_id, 1, 0);
     rr_log(RR_LOG_DEBUG, "followers: took in %lld rows in %lld ms", (long long)b.received,
            rr_now_ms() - ts);
+    bool now = b.valid <= RR_INLINE_MERGE_MAX;
     int64_t job_id = 0;
-    if (rc == RR_OK)
+    if (rc == RR_OK && !now)
         rc = queue_merge(ctx, &acct, snapshot_id, &job_id);
     if (rc != RR_OK) {
         rr_bulk_cleanup(&b);
@@ -245,17 +265,24 @@ static rr_rc_t followers_post(rr_ctx_t *ctx, void *ud)
     const char *q[7] = {rr_i64(ctx, snapshot_id),       rr_i64(ctx, b.received),
                         rr_i64(ctx, b.rejected),        rr_i64(ctx, b.duplicates),
                         rr_i64(ctx, b.valid - b.duplicates), t,
-                        rr_i64(ctx, job_id)};
+                        now ? NULL : rr_i64(ctx, job_id)};
     r = rr_db_query(ctx, SQL_ONE_SHOT_DONE, 7, q);
+    json_t *merged = NULL;
+    if (r && now) {
+        PQclear(r);
+        r = merge_now(ctx, &acct, snapshot_id, &merged);
+    }
     if (!r) {
         rr_bulk_cleanup(&b);
         return RR_DB_ERROR;
     }
     json_t *body = part_answer(&b, r);
+    if (merged)
+        json_object_set_new(body, "merge", merged);
     PQclear(r);
     rr_bulk_cleanup(&b);
     set_location(ctx, &acct, q[0]);
-    return rr_respond_json(ctx, 202, body);
+    return rr_respond_json(ctx, now ? 201 : 202, body);
 }
 
 /* ------------------------------------------------------------ lifecycle */
@@ -371,6 +398,7 @@ typedef struct snap_lock {
     int64_t next_position;
     int64_t observed_us;
     bool merge_failed; /* merging, and its merge job failed for good */
+    int64_t rows;      /* rows taken in, over all parts */
 } snap_lock_t;
 
 /* Locks the snapshot row (parts of one snapshot are applied one at a time). */
@@ -391,6 +419,7 @@ static rr_rc_t lock_snapshot(rr_ctx_t *ctx, const rr_account_ref_t *acct, int64_
     s->next_position = strtoll(PQgetvalue(r, 0, 3), NULL, 10);
     s->observed_us = strtoll(PQgetvalue(r, 0, 4), NULL, 10);
     s->merge_failed = PQgetvalue(r, 0, 5)[0] == 't';
+    s->rows = strtoll(PQgetvalue(r, 0, 6), NULL, 10);
     PQclear(r);
     if (!strcmp(s->state, "open") && s->expired)
         return rr_problem(ctx, 409, "snapshot-expired", NULL,
@@ -513,21 +542,29 @@ static rr_rc_t complete_post(rr_ctx_t *ctx, void *ud)
         }
         PQclear(r);
     }
+    bool now = s.rows <= RR_INLINE_MERGE_MAX;
     int64_t job_id = 0;
-    if ((rc = queue_merge(ctx, &acct, sid, &job_id)) != RR_OK) {
+    if (!now && (rc = queue_merge(ctx, &acct, sid, &job_id)) != RR_OK) {
         json_decref(dups);
         return rc;
     }
-    const char *p[3] = {sid_text, rr_i64(ctx, ndup), rr_i64(ctx, job_id)};
+    const char *p[3] = {sid_text, rr_i64(ctx, ndup), now ? NULL : rr_i64(ctx, job_id)};
     PGresult *r = rr_db_query(ctx, SQL_COMPLETE, 3, p);
+    json_t *merged = NULL;
+    if (r && now) {
+        PQclear(r);
+        r = merge_now(ctx, &acct, sid, &merged);
+    }
     if (!r) {
         json_decref(dups);
         return RR_DB_ERROR;
     }
     json_t *body = json_pack("{s:o,s:I,s:o}", "snapshot", rr_row_json(r, 0), "duplicates",
                              (json_int_t)ndup, "duplicate_positions", dups);
+    if (merged)
+        json_object_set_new(body, "merge", merged);
     PQclear(r);
-    return rr_respond_json(ctx, 202, body);
+    return rr_respond_json(ctx, now ? 200 : 202, body);
 }
 
 /* ------------------------------------------------------------- members */
@@ -649,8 +686,8 @@ void rr_routes_followers_register(void)
     static const rr_route_def_t defs[] = {
         {sizeof(rr_route_def_t), "POST", "/v1/accounts/{account_id}/followers", RR_SCOPE_WRITE,
          followers_post, NULL,
-         "Take in a complete follower list as a snapshot (?observed_at=, ?on_error=skip, ?format=); "
-         "202: the snapshot is merging until its merge job is done",
+         "Store a complete follower list as a snapshot (?observed_at=, ?on_error=skip, ?format=): "
+         "201 complete, or 202 merging (over 10,000 rows) until its merge job is done",
          PROFILE_LIST_BODY, FOLLOWERS_ANSWER, RR_ROUTE_STREAM_BODY | RR_ROUTE_IDEMPOTENT},
         {sizeof(rr_route_def_t), "POST", "/v1/accounts/{account_id}/snapshots", RR_SCOPE_WRITE,
          snapshots_open, NULL, "Open a follower snapshot to be sent in parts",
@@ -668,8 +705,8 @@ void rr_routes_followers_register(void)
          FOLLOWERS_ANSWER, RR_ROUTE_STREAM_BODY | RR_ROUTE_IDEMPOTENT},
         {sizeof(rr_route_def_t), "POST",
          "/v1/accounts/{account_id}/snapshots/{snapshot_id}/complete", RR_SCOPE_WRITE,
-         complete_post, NULL, "Complete a snapshot sent in parts (202: merging; analyses see it once merged), or "
-         "merge again one whose merge failed",
+         complete_post, NULL, "Complete a snapshot sent in parts (200 complete, or 202 merging over 10,000 rows: "
+         "analyses see it once merged), or merge again one whose merge failed",
          NULL, "{\"type\":\"object\",\"properties\":{\"snapshot\":" SNAPSHOT_SCHEMA "}}", 0},
         {sizeof(rr_route_def_t), "GET",
          "/v1/accounts/{account_id}/snapshots/{snapshot_id}/followers", RR_SCOPE_READ, members_list,

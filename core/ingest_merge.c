@@ -144,10 +144,16 @@ static const char SQL_INSERT[] =
     "   CASE WHEN bare THEN NULL ELSE COALESCE(observed_at, $2::timestamptz) END"
     "   FROM " STAGE " WHERE NOT existing AND NOT dup";
 
+rr_rc_t rr_profiles_lock(rr_bulk_t *b)
+{
+    const char *p[1] = {b->platform};
+    return rr_bulk_exec(b->ctx, SQL_LOCK, 1, p) == RR_OK ? RR_OK : RR_DB_ERROR;
+}
+
 rr_rc_t rr_profiles_link(rr_bulk_t *b)
 {
     const char *p[1] = {b->platform};
-    if (rr_bulk_exec(b->ctx, SQL_LOCK, 1, p) != RR_OK)
+    if (rr_profiles_lock(b) != RR_OK)
         return RR_DB_ERROR;
     if (b->handle_keyed > 0) {
         bool indexed = !strcmp(b->platform, "instagram") || !strcmp(b->platform, "tiktok");

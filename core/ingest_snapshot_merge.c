@@ -16,8 +16,9 @@
  *      the position it had in the list as sent);
  *   4. mark the snapshot complete, empty its intake, emit "followers.stored".
  *
- * All in the job's one transaction: a failure rolls everything back, the
- * intake rows stay, and the runner retries with backoff.
+ * All in one transaction: the job's (a failure rolls everything back, the
+ * intake rows stay, and the runner retries with backoff), or the request's
+ * that took a small list in (RR_INLINE_MERGE_MAX).
  */
 #include "ingest.h"
 
@@ -141,6 +142,10 @@ static rr_rc_t merge_rows(rr_bulk_t *b, const char *sid, int64_t rows, int64_t o
         rr_bulk_exec(ctx, "SELECT set_config('work_mem', '" MERGE_WORK_MEM "', true)", 0, NULL) !=
             RR_OK)
         return RR_DB_ERROR;
+    /* before the keys are looked up: a merge of the same new profiles that
+     * commits meanwhile would otherwise make this one insert them again */
+    if (rr_profiles_lock(b) != RR_OK)
+        return RR_DB_ERROR;
     long long t0 = rr_now_ms();
     bool few = rows <= RR_MERGE_PROBE_MAX;
     if (!few && rr_bulk_exec(ctx, SQL_NO_NESTLOOP, 0, NULL) != RR_OK)
@@ -193,13 +198,8 @@ static rr_rc_t merge_rows(rr_bulk_t *b, const char *sid, int64_t rows, int64_t o
     return RR_OK;
 }
 
-static rr_rc_t merge_job(rr_ctx_t *ctx, json_t *payload, json_t **result, void *ud)
+rr_rc_t rr_snapshot_merge(rr_ctx_t *ctx, int64_t snapshot_id, json_t **result)
 {
-    (void)ud;
-    json_t *jid = json_object_get(payload, "snapshot_id");
-    if (!json_is_integer(jid) || json_integer_value(jid) <= 0)
-        return rr_problem(ctx, 422, "invalid-payload", "snapshot_id", "must be a snapshot id");
-    int64_t snapshot_id = json_integer_value(jid);
     const char *sid = rr_i64(ctx, snapshot_id);
     long long t0 = rr_now_ms();
     PGresult *r = rr_db_query(ctx, SQL_LOCK, 1, (const char *const[]){sid});
@@ -267,6 +267,15 @@ static rr_rc_t merge_job(rr_ctx_t *ctx, json_t *payload, json_t **result, void *
            (long long)snapshot_id, (long long)b.valid, t1 - t0, rr_now_ms() - t0);
     rr_bulk_cleanup(&b);
     return rc;
+}
+
+static rr_rc_t merge_job(rr_ctx_t *ctx, json_t *payload, json_t **result, void *ud)
+{
+    (void)ud;
+    json_t *jid = json_object_get(payload, "snapshot_id");
+    if (!json_is_integer(jid) || json_integer_value(jid) <= 0)
+        return rr_problem(ctx, 422, "invalid-payload", "snapshot_id", "must be a snapshot id");
+    return rr_snapshot_merge(ctx, json_integer_value(jid), result);
 }
 
 void rr_snapshot_merge_register(void)

@@ -5,11 +5,12 @@
 -- B-trees, checks, row-level security) costs two to three times a bare COPY
 -- of the same rows, and held a FastCGI worker for the whole of it. Now the
 -- request validates, streams every row straight into realreach.snapshot_intake
--- with one binary COPY, reports duplicates, commits and answers 202; the job
--- runner then upserts the profiles, writes the membership
--- (realreach.snapshot_chunks), marks the snapshot complete, empties its intake
--- rows and emits "followers.stored". Until then the snapshot's state reads
--- 'merging', and analyses do not see it.
+-- with one binary COPY and reports duplicates. The merge then upserts the
+-- profiles, writes the membership (realreach.snapshot_chunks), marks the
+-- snapshot complete, empties its intake rows and emits "followers.stored":
+-- in the same request for a list of up to 10,000 rows, else in a job, the
+-- request committing and answering 202 first. Until the job is done the
+-- snapshot's state reads 'merging', and analyses do not see it.
 --
 -- COPY FROM refuses a table under row-level security, so this one table is
 -- guarded another way, as strictly:

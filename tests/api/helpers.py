@@ -358,10 +358,14 @@ def metric_value(name, **labels):
 
 
 def merged_snapshot(client, answer, timeout=60):
-    """The snapshot of a follower list taken in (a 202 answer of POST
-    .../followers or .../complete, as a dict), polled until its merge job has
-    completed it. Fails if the job failed. Returns (snapshot, job result)."""
+    """The snapshot of a follower list (the answer of POST .../followers or
+    .../complete, as a dict) once merged: at once when the request merged it
+    (a small list: complete, the merge's result under "merge"), else polled
+    until its merge job has completed it (fails if the job failed). Returns
+    (snapshot, the merge's result)."""
     snap = answer["snapshot"]
+    if snap["state"] == "complete":
+        return snap, answer["merge"]
     path = "/v1/accounts/%d/snapshots/%d" % (snap["account_id"], snap["id"])
 
     def done():

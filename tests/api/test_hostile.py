@@ -222,7 +222,7 @@ def test_invalid_utf8_in_a_bulk_row_is_named(t, admin_db, ctype, body):
     assert p["rejected"] == 1 and [e["row"] for e in p["errors"]] == [2], p
     assert counts(admin_db, t.tenant_id) == before
     r = post_raw(t, path, body, ctype, params={"on_error": "skip"})
-    assert r.status_code == 202, r.text
+    assert r.status_code == 201, r.text
     b = r.json()
     assert (b["received"], b["accepted"], b["rejected"]) == (2, 1, 1), b
     assert [e["row"] for e in b["errors"]] == [2], b

@@ -92,7 +92,7 @@ def b_objects(tenant_b):
     snap = tenant_b.write.post("/v1/accounts/%d/followers" % tenant_b.account_id,
                                data=b'[{"id": "b-follower", "screen_name": "b_main_fan"}]',
                                headers={"Content-Type": "application/json"})
-    assert snap.status_code == 202, snap.text
+    assert snap.status_code == 201, snap.text
     merged_snapshot(tenant_b.read, snap.json())
     post = tenant_b.write.post("/v1/accounts/%d/posts" % tenant_b.account_id,
                                data=b'[{"id": "b-post", "created_at": "2025-01-01T00:00:00Z"}]',
