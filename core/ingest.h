@@ -431,7 +431,7 @@ rr_rc_t rr_profiles_lock(rr_bulk_t *b);
 rr_rc_t rr_profiles_link(rr_bulk_t *b);
 /* Up to this many staged rows a merge looks profiles up by index, one probe
  * a row, rather than trusting the planner's estimate of a tenant's size
- * (ingest_merge.c, ingest_snapshot_merge.c). */
+ * (ingest_merge.c). */
 #define RR_MERGE_PROBE_MAX 50000
 /* Flags and reports rows naming a profile an earlier row named (followers). */
 rr_rc_t rr_profiles_dups(rr_bulk_t *b);

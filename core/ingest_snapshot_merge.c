@@ -44,7 +44,7 @@
 
 static const char SQL_LOCK[] =
     "SELECT s.state, s.account_id, a.platform, s.duplicates,"
-    " (extract(epoch FROM s.observed_at) * 1000000)::bigint, s.followers + s.duplicates"
+    " (extract(epoch FROM s.observed_at) * 1000000)::bigint"
     "  FROM realreach.follower_snapshots s"
     "  JOIN realreach.accounts a ON a.tenant_id = s.tenant_id AND a.id = s.account_id"
     " WHERE s.tenant_id = " TENANT " AND s.id = $1 FOR UPDATE OF s";
@@ -57,30 +57,24 @@ static const char SQL_LOCK[] =
  * it (existing), a new one draws the next id (after the sort: nextval() is
  * volatile, so PostgreSQL evaluates it on the sorted rows).
  *
- * How the keys are looked up is chosen here, not left to the planner, whose
- * row count for one tenant comes from statistics that lag behind a tenant
- * whose profiles just arrived. Up to RR_MERGE_PROBE_MAX rows: one index
- * probe per row (a correlated subquery, kept from being flattened into a
- * join by OFFSET 0); as a join the planner read and sorted every profile of
- * the tenant to merge a list of 300. Above it: a hash join, with nested
- * loops off for the statement (on "about one profile" the planner once put
- * the tenant's profiles outside and scanned the whole intake for each; and
- * a million probes cost 22 s where the hash join costs 3-4 s). */
-#define SQL_STAGE_OF(lookup)                                                                \
-    "INSERT INTO " STAGE " (row_no, " RR_PROFILE_STAGE_NAMES ", profile_id, existing)"            \
-    " SELECT i.position + 1, " INTAKE_COLS ","                                                     \
-    "        COALESCE(i.known, nextval('realreach.profiles_id_seq')), i.known IS NOT NULL"         \
-    "   FROM (" lookup ") i"                                                                       \
-    "  ORDER BY i.external_id"
-static const char SQL_STAGE_PROBE[] = SQL_STAGE_OF(
-    "SELECT i.*, (SELECT q.id FROM realreach.profiles q WHERE q.tenant_id = " TENANT
-    "              AND q.platform = $2 AND q.external_id = i.external_id) AS known"
-    "  FROM realreach.snapshot_intake_rows i WHERE i.snapshot_id = $1 OFFSET 0");
-static const char SQL_STAGE_JOIN[] = SQL_STAGE_OF(
-    "SELECT i.*, q.id AS known FROM realreach.snapshot_intake_rows i"
-    "  LEFT JOIN realreach.profiles q ON q.tenant_id = " TENANT " AND q.platform = $2"
-    "       AND q.external_id = i.external_id"
-    " WHERE i.snapshot_id = $1");
+ *
+ * The keys are looked up by a hash join over the tenant's profiles on the
+ * platform, with nested loops off for this statement: the planner's row
+ * count for one tenant comes from statistics that lag behind a tenant whose
+ * profiles just arrived, and on "about one profile" it once put the
+ * tenant's profiles outside and scanned the whole intake for each, and at
+ * another time probed them through the primary key with a filter (20-28 s
+ * for a list of 6,000 in the demo data). A hash join is linear in the list
+ * and the tenant's profiles whatever the estimates. */
+static const char SQL_STAGE[] =
+    "INSERT INTO " STAGE " (row_no, " RR_PROFILE_STAGE_NAMES ", profile_id, existing)"
+    " SELECT i.position + 1, " INTAKE_COLS ","
+    "        COALESCE(i.known, nextval('realreach.profiles_id_seq')), i.known IS NOT NULL"
+    "   FROM (SELECT i.*, q.id AS known FROM realreach.snapshot_intake_rows i"
+    "           LEFT JOIN realreach.profiles q ON q.tenant_id = " TENANT " AND q.platform = $2"
+    "                AND q.external_id = i.external_id"
+    "          WHERE i.snapshot_id = $1) i"
+    "  ORDER BY i.external_id";
 static const char SQL_NO_NESTLOOP[] = "SELECT set_config('enable_nestloop', 'off', true)";
 static const char SQL_NESTLOOP[] = "SELECT set_config('enable_nestloop', 'on', true)";
 
@@ -130,9 +124,8 @@ static json_t *skipped(int64_t snapshot_id, const char *why)
     return json_pack("{s:I,s:s}", "snapshot_id", (json_int_t)snapshot_id, "skipped", why);
 }
 
-/* Steps 2 and 3 on the locked snapshot of `rows` intake rows; b carries the
- * platform. */
-static rr_rc_t merge_rows(rr_bulk_t *b, const char *sid, int64_t rows, int64_t observed_us,
+/* Steps 2 and 3 on the locked snapshot; b carries the platform. */
+static rr_rc_t merge_rows(rr_bulk_t *b, const char *sid, int64_t observed_us,
                           int64_t dups_reported, bool *recounted, int64_t *members,
                           int64_t *created, int64_t *updated)
 {
@@ -147,16 +140,14 @@ static rr_rc_t merge_rows(rr_bulk_t *b, const char *sid, int64_t rows, int64_t o
     if (rr_profiles_lock(b) != RR_OK)
         return RR_DB_ERROR;
     long long t0 = rr_now_ms();
-    bool few = rows <= RR_MERGE_PROBE_MAX;
-    if (!few && rr_bulk_exec(ctx, SQL_NO_NESTLOOP, 0, NULL) != RR_OK)
+    if (rr_bulk_exec(ctx, SQL_NO_NESTLOOP, 0, NULL) != RR_OK)
         return RR_DB_ERROR;
-    PGresult *r = rr_db_query(ctx, few ? SQL_STAGE_PROBE : SQL_STAGE_JOIN, 2,
-                              (const char *const[]){sid, b->platform});
+    PGresult *r = rr_db_query(ctx, SQL_STAGE, 2, (const char *const[]){sid, b->platform});
     if (!r)
         return RR_DB_ERROR;
     b->valid = strtoll(PQcmdTuples(r), NULL, 10);
     PQclear(r);
-    if (!few && rr_bulk_exec(ctx, SQL_NESTLOOP, 0, NULL) != RR_OK)
+    if (rr_bulk_exec(ctx, SQL_NESTLOOP, 0, NULL) != RR_OK)
         return RR_DB_ERROR;
     long long t1 = rr_now_ms();
     if (b->valid == 0)
@@ -219,7 +210,6 @@ rr_rc_t rr_snapshot_merge(rr_ctx_t *ctx, int64_t snapshot_id, json_t **result)
     b.account_id = cell_i64(r, 0, 1);
     int64_t dups_reported = cell_i64(r, 0, 3);
     int64_t observed_us = cell_i64(r, 0, 4);
-    int64_t rows = cell_i64(r, 0, 5); /* the rows taken in */
     PQclear(r);
     b.errors = json_array();
     b.dups = json_array();
@@ -230,8 +220,8 @@ rr_rc_t rr_snapshot_merge(rr_ctx_t *ctx, int64_t snapshot_id, json_t **result)
 
     int64_t members = 0, created = 0, updated = 0;
     bool recounted = false;
-    rr_rc_t rc = merge_rows(&b, sid, rows, observed_us, dups_reported, &recounted, &members,
-                            &created, &updated);
+    rr_rc_t rc = merge_rows(&b, sid, observed_us, dups_reported, &recounted, &members, &created,
+                            &updated);
     long long t1 = rr_now_ms();
     /* when the merge flagged duplicates it counted all of them again (those
      * the requests reported and any that linking '@handle' keys revealed) */
