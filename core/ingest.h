@@ -416,8 +416,6 @@ rr_rc_t rr_bulk_exec(rr_ctx_t *ctx, const char *sql, int n, const char *const *p
     ", dup boolean NOT NULL DEFAULT false, orig_id text COLLATE \"C\","                            \
     " profile_id bigint NOT NULL DEFAULT nextval('realreach.profiles_id_seq'),"                    \
     " existing boolean NOT NULL DEFAULT false) ON COMMIT DROP"
-#define RR_STAGE_PROFILES_COPY                                                                     \
-    "COPY pg_temp.rr_stage_profiles (row_no, " RR_PROFILE_STAGE_NAMES ") FROM STDIN"
 
 /* Takes the tenant's per-platform profile lock, held to the commit:
  * concurrent ingests would otherwise deadlock on each other's new profiles,
@@ -433,7 +431,9 @@ rr_rc_t rr_profiles_link(rr_bulk_t *b);
  * a row, rather than trusting the planner's estimate of a tenant's size
  * (ingest_merge.c). */
 #define RR_MERGE_PROBE_MAX 50000
-/* Flags and reports rows naming a profile an earlier row named (followers). */
+/* Flags and reports every staged row naming a profile an earlier row named
+ * (a snapshot's merge, when its requests reported duplicates or linking
+ * moved a key). */
 rr_rc_t rr_profiles_dups(rr_bulk_t *b);
 /* Upserts the staged profiles (not flagged dup): newer observations win
  * field by field, NULL never overwrites, older ones only fill NULLs.
@@ -478,11 +478,19 @@ void rr_routes_followers_register(void);
  * (ingest_snapshot_merge.c); registered with the followers routes. */
 #define RR_SNAPSHOT_MERGE_KIND "followers.merge"
 void rr_snapshot_merge_register(void);
+/* A follower snapshot as answers show it (realreach.follower_snapshots). */
+#define RR_SNAPSHOT_COLS                                                                           \
+    "id, account_id, realreach.iso(observed_at) AS observed_at,"                                   \
+    " realreach.snapshot_state(state, expires_at, merge_job_id) AS state, parts, received,"        \
+    " rejected, duplicates, followers, realreach.iso(created_at) AS created_at,"                   \
+    " realreach.iso(completed_at) AS completed_at,"                                                \
+    " CASE WHEN state = 'open' THEN realreach.iso(expires_at) END AS expires_at, merge_job_id"
 /* Merges the 'merging' snapshot snapshot_id of the tenant in ctx's open
  * transaction and completes it; *result: what the job records (followers,
  * duplicates, profiles created and updated), or a "skipped" note when the
- * snapshot is gone or already merged. */
-rr_rc_t rr_snapshot_merge(rr_ctx_t *ctx, int64_t snapshot_id, json_t **result);
+ * snapshot is gone or already merged. *snapshot (when not NULL): the
+ * completed snapshot's row (RR_SNAPSHOT_COLS), NULL when it was skipped. */
+rr_rc_t rr_snapshot_merge(rr_ctx_t *ctx, int64_t snapshot_id, json_t **result, PGresult **snapshot);
 /* A list of up to this many accepted rows is merged by the request that
  * takes it in (201, complete); a longer one by a job (202, merging). At
  * this size the merge adds tens of milliseconds to the request, and a

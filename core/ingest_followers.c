@@ -37,26 +37,23 @@
 #define TENANT "realreach.current_tenant()"
 #define CHUNK RR_STR(RR_INGEST_CHUNK)
 
-#define SNAP_COLS                                                                                  \
-    "id, account_id, realreach.iso(observed_at) AS observed_at,"                                   \
-    " realreach.snapshot_state(state, expires_at, merge_job_id) AS state, parts, received,"        \
-    " rejected,"            \
-    " duplicates, followers, realreach.iso(created_at) AS created_at,"                             \
-    " realreach.iso(completed_at) AS completed_at,"                                                \
-    " CASE WHEN state = 'open' THEN realreach.iso(expires_at) END AS expires_at, merge_job_id"
+/* One snapshot of the account ($1 account, $2 snapshot). */
+static const char SQL_SNAPSHOT[] = "SELECT " RR_SNAPSHOT_COLS " FROM realreach.follower_snapshots"
+                                   " WHERE tenant_id = " TENANT " AND account_id = $1 AND id = $2";
 
 /* Every row of a part goes straight into realreach.snapshot_intake (one
  * binary COPY, no staging): see sql/013_snapshot_intake.sql. */
 #define SQL_INTAKE_COPY                                                                            \
-    "COPY realreach.snapshot_intake (tenant_id, snapshot_id, part, position, "                     \
-    RR_PROFILE_STAGE_NAMES ") FROM STDIN"
+    "COPY realreach.snapshot_intake (tenant_id, snapshot_id, part, "                               \
+    "position, " RR_PROFILE_STAGE_NAMES ") FROM STDIN"
 
 /* Rows of part $2 naming a key an earlier row of the part named ($3: the
  * candidate keys, NULL for all): (row, first_row, key, total), rows counted
  * from 1 in the request ($4: the part's first position). */
 static const char SQL_PART_DUPS[] =
     "WITH r AS (SELECT position, external_id FROM realreach.snapshot_intake_rows"
-    "            WHERE snapshot_id = $1 AND part = $2 AND ($3::text[] IS NULL OR external_id = ANY ($3::text[]))),"
+    "            WHERE snapshot_id = $1 AND part = $2 AND ($3::text[] IS NULL OR external_id = ANY "
+    "($3::text[]))),"
     " d AS (SELECT external_id, min(position) AS first FROM r"
     "        GROUP BY external_id HAVING count(*) > 1)"
     " SELECT r.position - $4 + 1, d.first - $4 + 1, r.external_id, count(*) OVER ()"
@@ -96,22 +93,22 @@ static const char SQL_PART_DONE[] =
     " rejected = rejected + $4, duplicates = duplicates + $5, followers = followers + $6,"
     " next_position = next_position + $3, expires_at = now() + interval '24 hours',"
     " updated_at = now()"
-    " WHERE tenant_id = " TENANT " AND id = $1 RETURNING " SNAP_COLS;
+    " WHERE tenant_id = " TENANT " AND id = $1 RETURNING " RR_SNAPSHOT_COLS;
 
 static const char SQL_ONE_SHOT_DONE[] =
     "UPDATE realreach.follower_snapshots SET state = 'merging', parts = 1, received = $2,"
     " rejected = $3, duplicates = $4, followers = $5, next_position = $2,"
     " observed_at = $6::timestamptz, merge_job_id = $7, updated_at = now()"
-    " WHERE tenant_id = " TENANT " AND id = $1 RETURNING " SNAP_COLS;
+    " WHERE tenant_id = " TENANT " AND id = $1 RETURNING " RR_SNAPSHOT_COLS;
 
 static const char SQL_MERGE_AGAIN[] =
     "UPDATE realreach.follower_snapshots SET merge_job_id = $2, updated_at = now()"
-    " WHERE tenant_id = " TENANT " AND id = $1 RETURNING " SNAP_COLS;
+    " WHERE tenant_id = " TENANT " AND id = $1 RETURNING " RR_SNAPSHOT_COLS;
 
 static const char SQL_COMPLETE[] =
     "UPDATE realreach.follower_snapshots SET state = 'merging', merge_job_id = $3,"
     " updated_at = now(), duplicates = duplicates + $2, followers = followers - $2"
-    " WHERE tenant_id = " TENANT " AND id = $1 RETURNING " SNAP_COLS;
+    " WHERE tenant_id = " TENANT " AND id = $1 RETURNING " RR_SNAPSHOT_COLS;
 
 /* ------------------------------------------------------------- one part */
 
@@ -199,22 +196,6 @@ static rr_rc_t queue_merge(rr_ctx_t *ctx, const rr_account_ref_t *acct, int64_t 
     return rc;
 }
 
-/* A list small enough to merge in the request that completes it
- * (RR_INLINE_MERGE_MAX): merges the 'merging' snapshot now and returns its
- * row as it then reads (complete), with the merge's result in *merged; NULL
- * when something failed. */
-static PGresult *merge_now(rr_ctx_t *ctx, const rr_account_ref_t *acct, int64_t snapshot_id,
-                           json_t **merged)
-{
-    if (rr_snapshot_merge(ctx, snapshot_id, merged) != RR_OK)
-        return NULL;
-    const char *q[2] = {acct->id_text, rr_i64(ctx, snapshot_id)};
-    return rr_db_query(ctx,
-                       "SELECT " SNAP_COLS " FROM realreach.follower_snapshots"
-                       " WHERE tenant_id = " TENANT " AND account_id = $1 AND id = $2",
-                       2, q);
-}
-
 /* ------------------------------------------------------------- one shot */
 
 static rr_rc_t followers_post(rr_ctx_t *ctx, void *ud)
@@ -262,15 +243,21 @@ static rr_rc_t followers_post(rr_ctx_t *ctx, void *ud)
     if (!given && b.any_observed)
         observed = b.max_observed;
     rr_time_format(observed, t);
-    const char *q[7] = {rr_i64(ctx, snapshot_id),       rr_i64(ctx, b.received),
-                        rr_i64(ctx, b.rejected),        rr_i64(ctx, b.duplicates),
-                        rr_i64(ctx, b.valid - b.duplicates), t,
+    const char *q[7] = {rr_i64(ctx, snapshot_id),
+                        rr_i64(ctx, b.received),
+                        rr_i64(ctx, b.rejected),
+                        rr_i64(ctx, b.duplicates),
+                        rr_i64(ctx, b.valid - b.duplicates),
+                        t,
                         now ? NULL : rr_i64(ctx, job_id)};
     r = rr_db_query(ctx, SQL_ONE_SHOT_DONE, 7, q);
     json_t *merged = NULL;
     if (r && now) {
         PQclear(r);
-        r = merge_now(ctx, &acct, snapshot_id, &merged);
+        if ((rc = rr_snapshot_merge(ctx, snapshot_id, &merged, &r)) != RR_OK) {
+            rr_bulk_cleanup(&b);
+            return rc;
+        }
     }
     if (!r) {
         rr_bulk_cleanup(&b);
@@ -318,10 +305,7 @@ static rr_rc_t snapshots_open(rr_ctx_t *ctx, void *ud)
         return RR_DB_ERROR;
     const char *q[2] = {acct.id_text, rr_arena_strdup(ctx->arena, PQgetvalue(r, 0, 0))};
     PQclear(r);
-    r = rr_db_query(ctx,
-                    "SELECT " SNAP_COLS " FROM realreach.follower_snapshots"
-                    " WHERE tenant_id = " TENANT " AND account_id = $1 AND id = $2",
-                    2, q);
+    r = rr_db_query(ctx, SQL_SNAPSHOT, 2, q);
     if (!r)
         return RR_DB_ERROR;
     json_t *snap = rr_row_json(r, 0);
@@ -340,20 +324,19 @@ static rr_rc_t snapshots_list(rr_ctx_t *ctx, void *ud)
         return rc;
     if (rr_page_begin(ctx, &page) != RR_OK)
         return RR_INVALID;
-    static const char *const states[] = {"open",    "merging", "complete",
-                                         "expired", "failed",  NULL};
+    static const char *const states[] = {"open", "merging", "complete", "expired", "failed", NULL};
     const char *state;
     if (rr_query_one_of(ctx, "state", states, &state) != RR_OK)
         return RR_INVALID;
     const char *p[4] = {acct.id_text, rr_i64(ctx, page.after_id), rr_i64(ctx, page.limit + 1),
                         state};
-    PGresult *r =
-        rr_db_query(ctx,
-                    "SELECT " SNAP_COLS " FROM realreach.follower_snapshots"
-                    " WHERE tenant_id = " TENANT " AND account_id = $1 AND id > $2"
-                    " AND ($4::text IS NULL OR realreach.snapshot_state(state, expires_at, merge_job_id) = $4)"
-                    " ORDER BY id LIMIT $3",
-                    4, p);
+    PGresult *r = rr_db_query(
+        ctx,
+        "SELECT " RR_SNAPSHOT_COLS " FROM realreach.follower_snapshots"
+        " WHERE tenant_id = " TENANT " AND account_id = $1 AND id > $2"
+        " AND ($4::text IS NULL OR realreach.snapshot_state(state, expires_at, merge_job_id) = $4)"
+        " ORDER BY id LIMIT $3",
+        4, p);
     if (!r)
         return RR_DB_ERROR;
     return rr_page_respond_rows(ctx, &page, r);
@@ -376,10 +359,7 @@ static rr_rc_t snapshots_get(rr_ctx_t *ctx, void *ud)
     if (snapshot_param(ctx, &sid) != RR_OK)
         return RR_INVALID;
     const char *p[2] = {acct.id_text, rr_i64(ctx, sid)};
-    PGresult *r = rr_db_query(ctx,
-                              "SELECT " SNAP_COLS " FROM realreach.follower_snapshots"
-                              " WHERE tenant_id = " TENANT " AND account_id = $1 AND id = $2",
-                              2, p);
+    PGresult *r = rr_db_query(ctx, SQL_SNAPSHOT, 2, p);
     if (!r)
         return RR_DB_ERROR;
     if (PQntuples(r) == 0) {
@@ -515,12 +495,7 @@ static rr_rc_t complete_post(rr_ctx_t *ctx, void *ud)
     if (strcmp(s.state, "open")) {
         /* completed before: the snapshot as it is (merging or complete) */
         const char *q[2] = {acct.id_text, sid_text};
-        return complete_answer(
-            ctx, 200,
-            rr_db_query(ctx,
-                        "SELECT " SNAP_COLS " FROM realreach.follower_snapshots"
-                        " WHERE tenant_id = " TENANT " AND account_id = $1 AND id = $2",
-                        2, q));
+        return complete_answer(ctx, 200, rr_db_query(ctx, SQL_SNAPSHOT, 2, q));
     }
     json_t *dups = json_array();
     int64_t ndup = 0;
@@ -553,7 +528,10 @@ static rr_rc_t complete_post(rr_ctx_t *ctx, void *ud)
     json_t *merged = NULL;
     if (r && now) {
         PQclear(r);
-        r = merge_now(ctx, &acct, sid, &merged);
+        if ((rc = rr_snapshot_merge(ctx, sid, &merged, &r)) != RR_OK) {
+            json_decref(dups);
+            return rc;
+        }
     }
     if (!r) {
         json_decref(dups);
@@ -617,11 +595,10 @@ static rr_rc_t members_list(rr_ctx_t *ctx, void *ud)
         return rr_problem(ctx, 404, "not-found", "snapshot_id", "no such snapshot");
     /* members are listed with their profiles: known once the merge is done */
     if (strcmp(state, "complete"))
-        return rr_problem(ctx, 409, "snapshot-incomplete", "snapshot_id",
-                          "snapshot %lld is %s: its followers are listed once it is complete%s",
-                          (long long)sid, state,
-                          strcmp(state, "merging") ? ""
-                                                   : " (its merge job is running; retry shortly)");
+        return rr_problem(
+            ctx, 409, "snapshot-incomplete", "snapshot_id",
+            "snapshot %lld is %s: its followers are listed once it is complete%s", (long long)sid,
+            state, strcmp(state, "merging") ? "" : " (its merge job is running; retry shortly)");
     /* the cursor holds the next position + 1 (a cursor is never 0) */
     int64_t from = page.after_id > 0 ? page.after_id - 1 : 0;
     const char *q[3] = {p[1], rr_i64(ctx, from), rr_i64(ctx, page.limit + 1)};
@@ -658,13 +635,14 @@ static rr_rc_t members_list(rr_ctx_t *ctx, void *ud)
     "{\"type\":\"object\",\"properties\":{\"id\":{\"type\":\"integer\"},"                          \
     "\"account_id\":{\"type\":\"integer\"},\"observed_at\":{\"type\":\"string\",\"format\":"       \
     "\"date-time\"},"                                                                              \
-    "\"state\":{\"enum\":[\"open\",\"merging\",\"complete\",\"expired\",\"failed\"]},\"parts\":{\"type\":\"integer\"},"   \
+    "\"state\":{\"enum\":[\"open\",\"merging\",\"complete\",\"expired\",\"failed\"]},\"parts\":{"  \
+    "\"type\":\"integer\"},"                                                                       \
     "\"received\":{\"type\":\"integer\"},\"rejected\":{\"type\":\"integer\"},"                     \
     "\"duplicates\":{\"type\":\"integer\"},\"followers\":{\"type\":\"integer\"},"                  \
     "\"created_at\":{\"type\":\"string\",\"format\":\"date-time\"},"                               \
     "\"completed_at\":{\"type\":[\"string\",\"null\"],\"format\":\"date-time\"},"                  \
-    "\"expires_at\":{\"type\":[\"string\",\"null\"],\"format\":\"date-time\"},"              \
-    "\"merge_job_id\":{\"type\":[\"integer\",\"null\"],\"description\":\"the job merging the "  \
+    "\"expires_at\":{\"type\":[\"string\",\"null\"],\"format\":\"date-time\"},"                    \
+    "\"merge_job_id\":{\"type\":[\"integer\",\"null\"],\"description\":\"the job merging the "     \
     "followers into the profile directory (state merging until it is done)\"}}}"
 #define FOLLOWERS_ANSWER                                                                           \
     "{\"type\":\"object\",\"properties\":{" RR_INGEST_COUNTS_PROPS                                 \
@@ -705,7 +683,8 @@ void rr_routes_followers_register(void)
          FOLLOWERS_ANSWER, RR_ROUTE_STREAM_BODY | RR_ROUTE_IDEMPOTENT},
         {sizeof(rr_route_def_t), "POST",
          "/v1/accounts/{account_id}/snapshots/{snapshot_id}/complete", RR_SCOPE_WRITE,
-         complete_post, NULL, "Complete a snapshot sent in parts (200 complete, or 202 merging over 10,000 rows: "
+         complete_post, NULL,
+         "Complete a snapshot sent in parts (200 complete, or 202 merging over 10,000 rows: "
          "analyses see it once merged), or merge again one whose merge failed",
          NULL, "{\"type\":\"object\",\"properties\":{\"snapshot\":" SNAPSHOT_SCHEMA "}}", 0},
         {sizeof(rr_route_def_t), "GET",

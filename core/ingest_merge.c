@@ -64,19 +64,15 @@ static const char SQL_UPGRADE[] =
     "   AND NOT EXISTS (SELECT 1 FROM realreach.profiles q WHERE q.tenant_id = p.tenant_id"
     "                      AND q.platform = p.platform AND q.external_id = s.external_id)";
 
-/* Duplicates among the candidate keys (the C side's filter) and the rows
- * whose key linking changed, or (all) among every row. */
-#define SQL_DUPS_OF(cond)                                                                          \
-    "WITH d AS (SELECT external_id, min(row_no) AS first_row FROM " STAGE " WHERE " cond           \
-    "            GROUP BY external_id HAVING count(*) > 1),"                                       \
-    " u AS (UPDATE " STAGE " s SET dup = true FROM d"                                              \
-    "        WHERE s.external_id = d.external_id AND s.row_no > d.first_row"                       \
-    "        RETURNING s.row_no, d.first_row, s.external_id)"                                      \
-    " SELECT row_no, first_row, external_id, count(*) OVER () FROM u ORDER BY row_no LIMIT 20"
-static const char SQL_DUPS_ALL[] = SQL_DUPS_OF("$1::text[] IS NOT NULL");
-static const char SQL_DUPS_SOME[] =
-    SQL_DUPS_OF("(external_id = ANY ($1::text[]) OR external_id IN (SELECT external_id FROM " STAGE
-                " WHERE orig_id IS NOT NULL))");
+/* Every staged row naming a key an earlier row named: flagged, and the
+ * first listed. */
+static const char SQL_DUPS[] =
+    "WITH d AS (SELECT external_id, min(row_no) AS first_row FROM " STAGE
+    "            GROUP BY external_id HAVING count(*) > 1),"
+    " u AS (UPDATE " STAGE " s SET dup = true FROM d"
+    "        WHERE s.external_id = d.external_id AND s.row_no > d.first_row"
+    "        RETURNING s.row_no, d.first_row, s.external_id)"
+    " SELECT row_no, first_row, external_id, count(*) OVER () FROM u ORDER BY row_no LIMIT 20";
 
 /* Rows naming a profile the tenant has: take its id. Rows already resolved
  * when they were staged (a snapshot's merge looks its keys up as it stages
@@ -87,10 +83,12 @@ static const char SQL_DUPS_SOME[] =
     " WHERE p.tenant_id = " TENANT " AND p.platform = $1 AND p.external_id = s.external_id"        \
     "   AND NOT s.dup AND NOT s.existing" bound
 static const char SQL_RESOLVE[] = SQL_RESOLVE_OF("");
-static const char SQL_RESOLVE_FEW[] = SQL_RESOLVE_OF(
-    " AND p.external_id = ANY (ARRAY(SELECT external_id FROM " STAGE
-    " WHERE NOT dup AND NOT existing))");
+static const char SQL_RESOLVE_FEW[] =
+    SQL_RESOLVE_OF(" AND p.external_id = ANY (ARRAY(SELECT external_id FROM " STAGE
+                   " WHERE NOT dup AND NOT existing))");
 
+/* clang-format would fold the field list below into one line */
+/* clang-format off */
 #define NEWER "(s.obs IS NOT NULL AND (p.observed_at IS NULL OR s.obs >= p.observed_at))"
 #define MERGE(f)                                                                                   \
     #f " = CASE WHEN " NEWER " THEN COALESCE(s." #f ", p." #f ") ELSE COALESCE(p." #f ", s." #f    \
@@ -110,6 +108,7 @@ static const char SQL_RESOLVE_FEW[] = SQL_RESOLVE_OF(
     "          FROM " STAGE " WHERE existing AND NOT dup) s"                                       \
     " WHERE p.tenant_id = " TENANT " AND p.id = s.profile_id AND p.platform = $1"                  \
     "   AND (s.obs IS NOT NULL OR (p.handle IS NULL AND s.handle IS NOT NULL))" bound
+/* clang-format on */
 static const char SQL_UPDATE[] = SQL_UPDATE_OF("");
 static const char SQL_UPDATE_FEW[] = SQL_UPDATE_OF(
     " AND p.id = ANY (ARRAY(SELECT profile_id FROM " STAGE " WHERE existing AND NOT dup))");
@@ -168,14 +167,7 @@ rr_rc_t rr_profiles_link(rr_bulk_t *b)
 
 rr_rc_t rr_profiles_dups(rr_bulk_t *b)
 {
-    if (!b->use_keys || b->keys.overflow) {
-        const char *p[1] = {"{}"};
-        return rr_bulk_sql_dups(b, SQL_DUPS_ALL, 1, p);
-    }
-    if (b->keys.ncand == 0 && b->linked == 0)
-        return RR_OK; /* no key was seen twice */
-    const char *p[1] = {rr_keyset_candidates(&b->keys)};
-    return rr_bulk_sql_dups(b, SQL_DUPS_SOME, 1, p);
+    return rr_bulk_sql_dups(b, SQL_DUPS, 0, NULL);
 }
 
 rr_rc_t rr_profiles_upsert(rr_bulk_t *b, int64_t default_observed_us, int64_t *created,

@@ -111,8 +111,7 @@ static const char SQL_MEMBERS_FOLLOWED[] =
 static const char SQL_DONE[] =
     "UPDATE realreach.follower_snapshots SET state = 'complete', completed_at = now(),"
     " updated_at = now(), duplicates = $2, followers = $3"
-    " WHERE tenant_id = " TENANT " AND id = $1"
-    " RETURNING account_id, realreach.iso(observed_at)";
+    " WHERE tenant_id = " TENANT " AND id = $1 RETURNING " RR_SNAPSHOT_COLS;
 
 static int64_t cell_i64(const PGresult *r, int row, int col)
 {
@@ -125,9 +124,8 @@ static json_t *skipped(int64_t snapshot_id, const char *why)
 }
 
 /* Steps 2 and 3 on the locked snapshot; b carries the platform. */
-static rr_rc_t merge_rows(rr_bulk_t *b, const char *sid, int64_t observed_us,
-                          int64_t dups_reported, bool *recounted, int64_t *members,
-                          int64_t *created, int64_t *updated)
+static rr_rc_t merge_rows(rr_bulk_t *b, const char *sid, int64_t observed_us, int64_t dups_reported,
+                          bool *recounted, int64_t *members, int64_t *created, int64_t *updated)
 {
     rr_ctx_t *ctx = b->ctx;
     const char *p[1] = {sid};
@@ -189,8 +187,10 @@ static rr_rc_t merge_rows(rr_bulk_t *b, const char *sid, int64_t observed_us,
     return RR_OK;
 }
 
-rr_rc_t rr_snapshot_merge(rr_ctx_t *ctx, int64_t snapshot_id, json_t **result)
+rr_rc_t rr_snapshot_merge(rr_ctx_t *ctx, int64_t snapshot_id, json_t **result, PGresult **snapshot)
 {
+    if (snapshot)
+        *snapshot = NULL;
     const char *sid = rr_i64(ctx, snapshot_id);
     long long t0 = rr_now_ms();
     PGresult *r = rr_db_query(ctx, SQL_LOCK, 1, (const char *const[]){sid});
@@ -220,8 +220,8 @@ rr_rc_t rr_snapshot_merge(rr_ctx_t *ctx, int64_t snapshot_id, json_t **result)
 
     int64_t members = 0, created = 0, updated = 0;
     bool recounted = false;
-    rr_rc_t rc = merge_rows(&b, sid, observed_us, dups_reported, &recounted, &members, &created,
-                            &updated);
+    rr_rc_t rc =
+        merge_rows(&b, sid, observed_us, dups_reported, &recounted, &members, &created, &updated);
     long long t1 = rr_now_ms();
     /* when the merge flagged duplicates it counted all of them again (those
      * the requests reported and any that linking '@handle' keys revealed) */
@@ -236,22 +236,31 @@ rr_rc_t rr_snapshot_merge(rr_ctx_t *ctx, int64_t snapshot_id, json_t **result)
                                     (const char *const[]){sid}) != RR_OK)
         rc = RR_DB_ERROR;
     if (rc == RR_OK) {
-        json_t *ev = json_pack("{s:I,s:I,s:I,s:s}", "account_id",
-                               (json_int_t)cell_i64(r, 0, 0), "snapshot_id",
-                               (json_int_t)snapshot_id, "followers", (json_int_t)members,
-                               "observed_at", PQgetvalue(r, 0, 1));
+        json_t *ev =
+            json_pack("{s:I,s:I,s:I,s:s}", "account_id",
+                      (json_int_t)cell_i64(r, 0, PQfnumber(r, "account_id")), "snapshot_id",
+                      (json_int_t)snapshot_id, "followers", (json_int_t)members, "observed_at",
+                      PQgetvalue(r, 0, PQfnumber(r, "observed_at")));
         rc = ev ? rr_event_emit(ctx, "followers.stored", ev) : RR_ERROR;
         json_decref(ev);
     }
+    if (rc == RR_OK && snapshot) {
+        *snapshot = r; /* the caller's now */
+        r = NULL;
+    }
     PQclear(r);
     if (rc == RR_OK) {
-        *result = json_pack("{s:I,s:I,s:I,s:{s:I,s:I},s:I,s:I}", "snapshot_id",
-                            (json_int_t)snapshot_id, "followers", (json_int_t)members,
-                            "duplicates", (json_int_t)duplicates, "profiles", "created",
-                            (json_int_t)created, "updated", (json_int_t)updated, "rows",
-                            (json_int_t)b.valid, "ms", (json_int_t)(rr_now_ms() - t0));
+        *result =
+            json_pack("{s:I,s:I,s:I,s:{s:I,s:I},s:I,s:I}", "snapshot_id", (json_int_t)snapshot_id,
+                      "followers", (json_int_t)members, "duplicates", (json_int_t)duplicates,
+                      "profiles", "created", (json_int_t)created, "updated", (json_int_t)updated,
+                      "rows", (json_int_t)b.valid, "ms", (json_int_t)(rr_now_ms() - t0));
         if (!*result)
             rc = RR_ERROR;
+    }
+    if (rc != RR_OK && snapshot && *snapshot) {
+        PQclear(*snapshot);
+        *snapshot = NULL;
     }
     rr_log(RR_LOG_DEBUG, "followers.merge: snapshot %lld, %lld rows, merge %lld ms, total %lld ms",
            (long long)snapshot_id, (long long)b.valid, t1 - t0, rr_now_ms() - t0);
@@ -265,7 +274,7 @@ static rr_rc_t merge_job(rr_ctx_t *ctx, json_t *payload, json_t **result, void *
     json_t *jid = json_object_get(payload, "snapshot_id");
     if (!json_is_integer(jid) || json_integer_value(jid) <= 0)
         return rr_problem(ctx, 422, "invalid-payload", "snapshot_id", "must be a snapshot id");
-    return rr_snapshot_merge(ctx, json_integer_value(jid), result);
+    return rr_snapshot_merge(ctx, json_integer_value(jid), result, NULL);
 }
 
 void rr_snapshot_merge_register(void)
